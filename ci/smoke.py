@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""The zoo's smoke run: a short training plus WIDER evaluation of every model, one subprocess each.
+
+Each model of ``ci/registry.py`` is run through its own ``test/train_smoke.sh`` with its folder as the
+working directory; the script writes ``smoke_result.json`` into its ``--output_path``. One model failing does
+not stop the others; the exit code is non-zero if an implemented model failed.
+
+    python ci/smoke.py [--device cpu|gpu|npu] [--data_path DIR] [--models A,B] [--timeout 1800]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from registry import MODELS, SMOKE_SCRIPT  # noqa: E402
+
+FIELDS = ("steps", "loss_first", "loss_last", "sec_per_step", "params", "anchors", "ap")
+
+
+def device_available(device):
+    """Whether the accelerator is present (checked without importing a framework in this process)."""
+    if device == "cpu":
+        return True
+    if device == "gpu":
+        try:
+            return subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    if device == "npu":
+        return os.path.exists("/usr/local/Ascend") or any(os.path.exists(f"/dev/davinci{i}") for i in range(8))
+    return False
+
+
+def run_model(model, device, data_path, out_root, timeout, env, root=ROOT):
+    """Run one model's smoke script; returns its summary record."""
+    folder = os.path.join(root, model["folder"])
+    script = os.path.join(folder, SMOKE_SCRIPT)
+    out_dir = os.path.join(out_root, model["name"])
+    log = os.path.join(out_root, f"{model['name']}.log")
+    rec = {"status": None, "framework": model["framework"], "wall_s": 0.0, "log": os.path.relpath(log, root)}
+    rec.update({k: None for k in FIELDS})
+    if not os.path.isfile(script):
+        rec["status"] = "not implemented"
+        rec["log"] = None
+        return rec
+    if device not in model["devices"]:
+        rec["status"] = "skipped: device"
+        return rec
+    os.makedirs(out_dir, exist_ok=True)
+    result_file = os.path.join(out_dir, "smoke_result.json")
+    if os.path.exists(result_file):
+        os.remove(result_file)
+    cmd = ["bash", SMOKE_SCRIPT, f"--data_path={data_path}", f"--device={device}", f"--output_path={out_dir}"]
+    t0 = time.time()
+    with open(log, "w") as lf:
+        lf.write(f"$ (cd {model['folder']} && {' '.join(cmd)})\n")
+        lf.flush()
+        try:
+            rc = subprocess.run(cmd, cwd=folder, stdout=lf, stderr=subprocess.STDOUT, env=env,
+                                timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+    rec["wall_s"] = round(time.time() - t0, 1)
+    if rc is None:
+        rec["status"] = "failed"
+        rec["error"] = f"timed out after {timeout} s"
+        return rec
+    if rc != 0:
+        rec["status"] = "failed"
+        rec["error"] = f"exit code {rc}"
+        return rec
+    try:
+        with open(result_file) as f:
+            res = json.load(f)
+    except (OSError, ValueError) as exc:
+        rec["status"] = "failed"
+        rec["error"] = f"no readable smoke_result.json ({exc})"
+        return rec
+    missing = [k for k in FIELDS if k not in res]
+    rec.update({k: res.get(k) for k in FIELDS})
+    if missing:
+        rec["status"] = "failed"
+        rec["error"] = f"smoke_result.json lacks {', '.join(missing)}"
+    else:
+        rec["status"] = "ok"
+    return rec
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(summary):
+    head = ("| model | status | steps | loss first → last | s/step | params | anchors | AP easy / medium / hard "
+            "| wall s |")
+    lines = [head, "|" + "---|" * 9]
+    for name, r in summary["models"].items():
+        ap = r.get("ap") or {}
+        aps = " / ".join(_fmt(ap.get(k), ".3f") for k in ("easy", "medium", "hard")) if ap else "-"
+        loss = f"{_fmt(r.get('loss_first'), '.3f')} → {_fmt(r.get('loss_last'), '.3f')}" \
+            if r.get("loss_first") is not None else "-"
+        params = f"{r['params'] / 1e6:.2f} M" if r.get("params") else "-"
+        lines.append(f"| {name} | {r['status']} | {_fmt(r.get('steps'), 'd')} | {loss} | "
+                     f"{_fmt(r.get('sec_per_step'), '.2f')} | {params} | {_fmt(r.get('anchors'), ',')} | {aps} | "
+                     f"{_fmt(r.get('wall_s'), '.0f')} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", choices=("cpu", "gpu", "npu"), default="cpu")
+    ap.add_argument("--data_path", "--data-path", default=os.path.join(ROOT, "ci", "data", "mini_widerface"))
+    ap.add_argument("--models", help="comma-separated subset of model names")
+    ap.add_argument("--output", default=os.path.join(ROOT, "ci", "output"))
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per model")
+    args = ap.parse_args()
+
+    if not device_available(args.device):
+        print(f"[smoke] error: --device {args.device} requested but no such device is present", file=sys.stderr)
+        return 2
+    if not os.path.isdir(args.data_path):
+        print(f"[smoke] error: data path {args.data_path} does not exist", file=sys.stderr)
+        return 2
+    models = MODELS
+    if args.models:
+        wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+        unknown = sorted(set(wanted) - {m["name"] for m in MODELS})
+        if unknown:
+            print(f"[smoke] error: unknown model(s) {', '.join(unknown)}; known: "
+                  f"{', '.join(m['name'] for m in MODELS)}", file=sys.stderr)
+            return 2
+        models = [m for m in MODELS if m["name"] in wanted]
+
+    out_root = os.path.join(args.output, "smoke")
+    os.makedirs(out_root, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+    env.setdefault("ZOO_SHARED", os.path.join(ROOT, "..", "shared"))
+    venv_bin = os.path.dirname(sys.executable)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+
+    summary = {"device": args.device, "data_path": os.path.abspath(args.data_path), "models": {}}
+    for m in models:
+        print(f"[smoke] {m['name']:<11} ({m['folder']}) ...", flush=True)
+        rec = run_model(m, args.device, os.path.abspath(args.data_path), out_root, args.timeout, env, root=ROOT)
+        summary["models"][m["name"]] = rec
+        extra = f" ({rec['error']})" if rec.get("error") else ""
+        print(f"[smoke] {m['name']:<11} {rec['status']}{extra} in {rec['wall_s']:.0f} s"
+              + (f", log {rec['log']}" if rec.get("log") else ""), flush=True)
+
+    js = os.path.join(args.output, "smoke_summary.json")
+    md = os.path.join(args.output, "smoke_summary.md")
+    for path, text in ((js, json.dumps(summary, indent=1) + "\n"),
+                       (md, f"# Smoke run ({args.device})\n\n{table(summary)}\n")):
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+    print()
+    print(table(summary))
+    print(f"\n[smoke] wrote {os.path.relpath(js, ROOT)} and {os.path.relpath(md, ROOT)}")
+    failed = [n for n, r in summary["models"].items() if r["status"] == "failed"]
+    if failed:
+        print(f"[smoke] FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
