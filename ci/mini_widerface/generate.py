@@ -1,0 +1,366 @@
+"""Generation of the mini WIDER FACE: plan (names, layouts), rendering, and writing of every official file."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+
+import cv2
+import numpy as np
+
+from . import assets, formats, matv5, scene
+
+# (event folder, image stem prefix) in the style of the real WIDER FACE names
+EVENTS = [("0--Parade", "0_Parade_marchingband_1_"), ("0--Parade", "0_Parade_Parade_0_"),
+          ("1--Handshaking", "1_Handshaking_Handshaking_1_"), ("2--Demonstration", "2_Demonstration_Protesters_2_"),
+          ("4--Dancing", "4_Dancing_Dancing_4_"), ("12--Group", "12_Group_Group_12_Group_Group_12_"),
+          ("13--Interview", "13_Interview_Interview_On_Location_13_"),
+          ("20--Family_Group", "20_Family_Group_Family_Group_20_")]
+
+# WIDER FACE easy/medium/hard by face height, measured on the real val ground truth
+# (../shared/data/widerface_val_gt): of the valid faces, 0 % below 10 px are kept in any setting, 94-100 %
+# from 10 px on are kept in hard, 96-100 % from 30 px on in medium, 97-100 % from 50 px on in easy; invalid
+# faces are kept in none.  We use the thresholds as exact rules.
+SETTING_MIN_HEIGHT = {"hard": 10, "medium": 30, "easy": 50}
+ZERO_FACE_IMAGES = 2          # per split (the official files contain images without faces)
+JPEG_QUALITY = (82, 95)
+META_NAME = "mini_widerface_meta.json"
+
+
+def _round(v, nd=3):
+    return [round(float(x), nd) for x in v]
+
+
+def settings_of(h_int, invalid):
+    if invalid:
+        return []
+    return [s for s in formats.SETTINGS if h_int >= SETTING_MIN_HEIGHT[s]]
+
+
+def int_box(box):
+    """Continuous [x1, y1, x2, y2] -> WIDER integer x, y, w, h (corners rounded half up)."""
+    r = [int(math.floor(v + 0.5)) for v in box]
+    return [r[0], r[1], r[2] - r[0], r[3] - r[1]]
+
+
+def quality_value(h, blur, occ_frac, illum):
+    """The trailing value of a RetinaFace label line: a blur-like clarity score in (0, 1), rising with face
+    size, falling with blur, occlusion and extreme light (the released labels show ~0.2 on tiny faces and
+    ~0.9 on large clear ones)."""
+    size = min(1.0, max(0.05, math.log(max(h, 6.0) / 6.0) / math.log(200.0 / 6.0)))
+    q = size * (1 - 0.3 * blur) * (1 - 0.5 * occ_frac) * (0.8 if illum else 1.0)
+    return round(min(0.99, max(0.05, 0.1 + 0.85 * q)), 2)
+
+
+# --------------------------------------------------------------------------------------------- layout
+def _layout(rng, W, H):
+    """Face heights (box height in px) and optional row structure for one image."""
+    mode = rng.choice(["crowd", "group", "portrait", "mixed"], p=[0.25, 0.35, 0.15, 0.25])
+    hmax = 0.8 * H
+    if mode == "crowd":
+        n = int(rng.integers(10, 26))
+        lo, hi = rng.uniform(6, 12), rng.uniform(22, 48)
+        heights = [lo * (hi / lo) ** rng.random() for _ in range(n)]
+    elif mode == "group":
+        n = int(rng.integers(3, 9))
+        base = math.exp(rng.uniform(math.log(22), math.log(110)))
+        heights = [base * rng.uniform(0.75, 1.3) for _ in range(n)]
+    elif mode == "portrait":
+        n = int(rng.integers(1, 4))
+        heights = [min(hmax, math.exp(rng.uniform(math.log(90), math.log(310)))) for _ in range(n)]
+    else:
+        heights = [min(hmax, math.exp(rng.uniform(math.log(60), math.log(220)))) for _ in range(rng.integers(1, 3))]
+        heights += [math.exp(rng.uniform(math.log(7), math.log(45))) for _ in range(rng.integers(4, 13))]
+    return str(mode), sorted(heights, reverse=True)
+
+
+def _overlaps(box, boxes, margin=0.08):
+    x1, y1, x2, y2 = box
+    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
+    for b in boxes:
+        if x1 - mw < b[2] and b[0] < x2 + mw and y1 - mh < b[3] and b[1] < y2 + mh:
+            return True
+    return False
+
+
+def _sample_face(rng, h, W, H, placed, flip_ok=True):
+    """A Face of box height ~h placed without overlapping ``placed`` boxes (None if there is no room)."""
+    crop_h = assets.FACE_BOX[3] - assets.FACE_BOX[1]
+    pose = 1 if rng.random() < 0.08 else 0
+    angle = (rng.choice([-1, 1]) * rng.uniform(28, 55)) if pose else rng.normal(0, 6)
+    face = scene.Face(lfw_index=int(rng.integers(100)), flip=bool(flip_ok and rng.random() < 0.5),
+                      angle=float(angle), scale=h / crop_h, center=np.zeros(2), pose=pose)
+    for _ in range(40):
+        face.center = np.array([rng.uniform(0, W), rng.uniform(0, H)])
+        box = scene.face_box_in_image(face)
+        if box[0] < 1 or box[1] < 1 or box[2] > W - 1 or box[3] > H - 1:
+            continue
+        if not _overlaps(box, placed):
+            return face
+    return None
+
+
+def render_wider_image(seed_seq, spec):
+    """Render one WIDER-style image; returns (bgr uint8, record)."""
+    rng = np.random.default_rng(seed_seq)
+    W = int(rng.choice([640, 800, 1024], p=[0.25, 0.25, 0.5]))
+    H = int(round(W * rng.uniform(0.62, 1.33)))
+    canvas = scene.make_background(rng, W, H, int(rng.integers(2, 7)))
+    owner = np.full((H, W), -1, np.int32)
+    grayscale = rng.random() < 0.15
+    faces, mode = [], "empty"
+    if not spec["zero_faces"]:
+        mode, heights = _layout(rng, W, H)
+        placed = []
+        for h in heights:
+            f = _sample_face(rng, h, W, H, placed)
+            if f is None:
+                continue
+            f.blur = int(rng.choice([0, 1, 2], p=[0.7, 0.2, 0.1]))
+            f.illumination = int(rng.random() < 0.08)
+            f.force_invalid = bool(rng.random() < 0.04)
+            if f.force_invalid:
+                f.blur = 2
+            f.landmarks_known = bool(rng.random() >= 0.08)
+            placed.append(scene.face_box_in_image(f))
+            faces.append(f)
+        for i, f in enumerate(faces):
+            scene.render_face(canvas, owner, f, i, rng, color=not grayscale)
+        # occluders: partial (1-30 %), heavy, and the near-total occlusion of the invalid faces
+        names = assets.BACKGROUNDS
+        for f in faces:
+            r = rng.random()
+            if f.force_invalid:
+                frac = rng.uniform(0.75, 0.9)
+            elif r < 0.12:
+                frac = rng.uniform(0.12, 0.3)
+            elif r < 0.18:
+                frac = rng.uniform(0.4, 0.6)
+            else:
+                continue
+            side = str(rng.choice(["left", "right", "bottom", "top"], p=[0.3, 0.3, 0.3, 0.1]))
+            scene.paste_occluder(canvas, owner, rng, f.box, side, frac,
+                                 assets.background(names[rng.integers(len(names))]))
+        for i, f in enumerate(faces):
+            scene.finish_face(f, owner, i)
+    bgr = scene.camera_finish(rng, canvas, grayscale)
+    recs = []
+    for f in faces:
+        box = int_box(f.box)
+        occ = f.occlusion_fraction
+        invalid = int(f.force_invalid or occ > scene.INVALID_OCCLUSION)
+        occlusion = 0 if occ < scene.OCCLUSION_PARTIAL else 1 if occ <= scene.OCCLUSION_HEAVY else 2
+        attrs = {"blur": f.blur, "expression": f.expression, "illumination": f.illumination, "invalid": invalid,
+                 "occlusion": occlusion, "pose": f.pose}
+        known = f.landmarks_known and not invalid and box[3] >= scene.MIN_LANDMARK_FACE
+        lms = None
+        if known:
+            lms = [[round(float(x), 3), round(float(y), 3), 0.0 if v else 1.0]
+                   for (x, y), v in zip(f.landmarks, f.landmark_visible)]
+        recs.append({"box": box, "box_float": _round(f.box), "attrs": attrs, "landmarks": lms,
+                     "landmarks_float": [_round(p) for p in f.landmarks], "occluded_fraction": round(occ, 4),
+                     "quality": quality_value(box[3], f.blur, occ, f.illumination),
+                     "settings": settings_of(box[3], invalid), "lfw_index": f.lfw_index, "flip": f.flip,
+                     "angle": round(f.angle, 3), "scale": round(f.scale, 6)})
+    rec = {"name": spec["name"], "event": spec["event"], "width": W, "height": H, "layout": mode,
+           "grayscale": bool(grayscale), "faces": recs}
+    return bgr, rec
+
+
+# --------------------------------------------------------------------------------------------- face masks
+MASK_CLASSES = ["with_mask", "without_mask", "mask_weared_incorrect"]
+MASK_COLORS = np.array([[0.62, 0.80, 0.93], [0.93, 0.94, 0.95], [0.12, 0.12, 0.14], [0.35, 0.55, 0.85],
+                        [0.85, 0.55, 0.65]], np.float32)
+
+
+def _mask_polygon(incorrect):
+    """Surgical-mask outline in crop coordinates (the crop's face box is x 1.6..20.5, y 0..24.6)."""
+    top = 15.2 if incorrect else 11.2   # worn correctly it covers the nose bridge; incorrectly, below the nose
+    return np.array([[2.6, top + 1.6], [6.0, top - 0.4], [11.05, top - 0.9], [16.1, top - 0.4], [19.5, top + 1.6],
+                     [19.2, 20.5], [16.5, 23.4], [11.05, 24.6], [5.6, 23.4], [2.9, 20.5]], np.float64)
+
+
+def draw_mask(canvas, face, rng, incorrect):
+    poly = _mask_polygon(incorrect)
+    if face.flip:
+        poly[:, 0] = assets.CROP - poly[:, 0]
+    M = scene.face_transform(face)
+    pts = scene.apply(M, poly)
+    H, W = canvas.shape[:2]
+    x0, y0 = max(0, int(pts[:, 0].min()) - 2), max(0, int(pts[:, 1].min()) - 2)
+    x1, y1 = min(W, int(pts[:, 0].max()) + 3), min(H, int(pts[:, 1].max()) + 3)
+    SUB = 4  # anti-aliased fill: draw at 4x and area-average
+    m = np.zeros(((y1 - y0) * SUB, (x1 - x0) * SUB), np.uint8)
+    cv2.fillPoly(m, [np.round((pts - [x0, y0]) * SUB - 0.5).astype(np.int32)], 255, lineType=cv2.LINE_8)
+    a = cv2.resize(m, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    roi = canvas[y0:y1, x0:x1]
+    shade = roi.mean(axis=2, keepdims=True)                 # the face's own shading shows through the fabric
+    color = MASK_COLORS[rng.integers(len(MASK_COLORS))]
+    fabric = color * (0.55 + 0.6 * shade)
+    # horizontal pleats of a surgical mask
+    yy = (np.arange(y1 - y0, dtype=np.float32)[:, None, None] + y0 - pts[:, 1].min()) / max(1.0, face.scale)
+    fabric = fabric * (1 - 0.08 * (np.sin(yy * 2.2) > 0.6))
+    roi[:] = roi * (1 - a[:, :, None]) + np.clip(fabric, 0, 1) * a[:, :, None]
+    # ear loops
+    for side in (0, 4):
+        p = pts[side]
+        q = scene.apply(M, [[0.3 if side == 0 else 24.7, 9.0]])[0]
+        if face.flip:
+            q = scene.apply(M, [[24.7 if side == 0 else 0.3, 9.0]])[0]
+        cv2.line(canvas, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), tuple(float(c) for c in color * 0.9),
+                 max(1, int(face.scale * 0.25)), cv2.LINE_AA)
+
+
+def render_facemask_image(seed_seq, index):
+    rng = np.random.default_rng(seed_seq)
+    W = int(rng.choice([400, 512]))
+    H = int(round(W * rng.uniform(0.55, 1.0)))
+    canvas = scene.make_background(rng, W, H, int(rng.integers(1, 4)))
+    owner = np.full((H, W), -1, np.int32)
+    n = int(rng.integers(1, 5))
+    heights = sorted([math.exp(rng.uniform(math.log(24), math.log(min(160, 0.8 * H)))) for _ in range(n)],
+                     reverse=True)
+    faces, placed = [], []
+    for h in heights:
+        f = _sample_face(rng, h, W, H, placed)
+        if f is None:
+            continue
+        f.angle = float(rng.normal(0, 5))
+        f.pose = 0
+        placed.append(scene.face_box_in_image(f))
+        faces.append(f)
+    objects = []
+    for i, f in enumerate(faces):
+        scene.render_face(canvas, owner, f, i, rng, color=True)
+        cls = str(rng.choice(MASK_CLASSES, p=[0.6, 0.25, 0.15]))
+        if cls != "without_mask":
+            draw_mask(canvas, f, rng, incorrect=(cls == "mask_weared_incorrect"))
+        b = [int(math.floor(v + 0.5)) for v in f.box]
+        objects.append({"name": cls, "bndbox": b, "box_float": _round(f.box)})
+    bgr = scene.camera_finish(rng, canvas, False)
+    name = f"maksssksksss{index}"
+    return bgr, {"filename": name + ".png", "width": W, "height": H, "objects": objects}
+
+
+# --------------------------------------------------------------------------------------------- driver
+def plan(seed, num_train, num_val):
+    """Deterministic image names: each split spreads its images over the events round-robin; unique numbers."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    used, specs = set(), {"train": [], "val": []}
+    for split, n in (("train", num_train), ("val", num_val)):
+        zero_at = set(rng.choice(n, size=min(ZERO_FACE_IMAGES, n), replace=False).tolist()) if n > 2 else set()
+        for i in range(n):
+            event, prefix = EVENTS[(i + (0 if split == "train" else 3)) % len(EVENTS)]
+            while True:
+                num = int(rng.integers(1, 1200))
+                if (prefix, num) not in used:
+                    used.add((prefix, num))
+                    break
+            specs[split].append({"name": f"{event}/{prefix}{num}.jpg", "event": event, "zero_faces": i in zero_at,
+                                 "seed": [seed, 1 if split == "train" else 2, i]})
+    return specs
+
+
+def _write_image(path, bgr, jpeg_quality=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if jpeg_quality is not None:
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+    else:
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise RuntimeError(f"{path}: image encoding failed")
+    with open(path, "wb") as fh:
+        fh.write(buf.tobytes())
+
+
+def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=True):
+    """Write the whole dataset under ``out`` (replacing generated parts of an earlier run).  Returns the
+    metadata record that is also written to ``out/mini_widerface_meta.json``."""
+    from tqdm import tqdm
+
+    cv2.setNumThreads(1)  # deterministic and friendly to the other jobs sharing the cores
+    t0 = time.time()
+    out = os.path.abspath(out)
+    os.makedirs(out, exist_ok=True)
+    for sub in ("WIDER_train", "WIDER_val", "wider_face_split", "ground_truth", "train", "val", "facemask"):
+        p = os.path.join(out, sub)
+        if os.path.islink(p) or os.path.isfile(p):
+            os.remove(p)
+        elif os.path.isdir(p):
+            shutil.rmtree(p)
+    specs = plan(seed, num_train, num_val)
+    total = num_train + num_val + num_facemask
+    bar = tqdm(total=total, desc="mini WIDER FACE", unit="img", disable=not progress)
+    records = {}
+    for split, folder in (("train", "WIDER_train"), ("val", "WIDER_val")):
+        recs = []
+        for spec in specs[split]:
+            ss = np.random.SeedSequence(spec["seed"])
+            bgr, rec = render_wider_image(ss, spec)
+            q = int(np.random.default_rng(np.random.SeedSequence(spec["seed"] + [1])).integers(*JPEG_QUALITY))
+            _write_image(os.path.join(out, folder, "images", spec["name"]), bgr, q)
+            rec["jpeg_quality"] = q
+            recs.append(rec)
+            bar.update(1)
+        records[split] = formats.ordered(recs)
+    masks = []
+    for i in range(num_facemask):
+        bgr, rec = render_facemask_image(np.random.SeedSequence([seed, 3, i]), i)
+        _write_image(os.path.join(out, "facemask", "images", rec["filename"]), bgr)
+        os.makedirs(os.path.join(out, "facemask", "annotations"), exist_ok=True)
+        with open(os.path.join(out, "facemask", "annotations", rec["filename"][:-4] + ".xml"), "w",
+                  newline="\n") as fh:
+            fh.write(formats.voc_xml(rec["filename"], rec["width"], rec["height"], rec["objects"]))
+        masks.append(rec)
+        bar.update(1)
+    bar.close()
+
+    header = f"MATLAB 5.0 MAT-file, Platform: GLNXA64, Created by: ci/make_mini_widerface.py (seed {seed})"
+    split_dir = os.path.join(out, "wider_face_split")
+    gt_dir = os.path.join(out, "ground_truth")
+    os.makedirs(split_dir)
+    os.makedirs(gt_dir)
+    for split in ("train", "val"):
+        formats.write_split_txt(os.path.join(split_dir, f"wider_face_{split}_bbx_gt.txt"), records[split])
+        formats.write_mat(os.path.join(split_dir, f"wider_face_{split}.mat"), records[split], None, header)
+        os.makedirs(os.path.join(out, split))
+        formats.write_label_txt(os.path.join(out, split, "label.txt"), records[split],
+                                with_landmarks=(split == "train"))
+        os.symlink(os.path.join("..", "WIDER_" + split, "images"), os.path.join(out, split, "images"))
+    formats.write_wider_val_list(os.path.join(out, "val", "wider_val.txt"), records["val"])
+    formats.write_mat(os.path.join(gt_dir, "wider_face_val.mat"), records["val"], None, header)
+    for s in formats.SETTINGS:
+        formats.write_mat(os.path.join(gt_dir, f"wider_{s}_val.mat"), records["val"], s, header)
+
+    meta = {"generator": "ci/make_mini_widerface.py", "format_version": 1, "seed": seed,
+            "num_train": num_train, "num_val": num_val, "num_facemask": num_facemask,
+            "landmark_template": {"crop_size": assets.CROP, "landmarks": assets.LANDMARKS.tolist(),
+                                  "face_box": assets.FACE_BOX.tolist()},
+            "setting_min_height": SETTING_MIN_HEIGHT, "train": records["train"], "val": records["val"],
+            "facemask": masks}
+    with open(os.path.join(out, META_NAME), "w", newline="\n") as fh:
+        json.dump(meta, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    meta["elapsed_s"] = time.time() - t0
+    return meta
+
+
+def summary(meta):
+    lines = []
+    for split in ("train", "val"):
+        ims = meta[split]
+        faces = [f for im in ims for f in im["faces"]]
+        hs = [f["box"][3] for f in faces]
+        lines.append(f"{split}: {len(ims)} images ({sum(1 for im in ims if not im['faces'])} without faces), "
+                     f"{len(faces)} faces, heights {min(hs) if hs else 0}-{max(hs) if hs else 0} px, "
+                     f"{sum(f['attrs']['invalid'] for f in faces)} invalid, "
+                     f"{sum(f['landmarks'] is None for f in faces)} without landmarks")
+    val = [f for im in meta["val"] for f in im["faces"]]
+    lines.append("val settings: " + ", ".join(f"{s} {sum(s in f['settings'] for f in val)}"
+                                              for s in formats.SETTINGS))
+    cls = [o["name"] for im in meta["facemask"] for o in im["objects"]]
+    lines.append(f"facemask: {len(meta['facemask'])} images, " +
+                 ", ".join(f"{c} {cls.count(c)}" for c in MASK_CLASSES))
+    return lines
