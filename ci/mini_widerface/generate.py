@@ -163,7 +163,7 @@ def render_wider_image(seed_seq, spec):
                      "landmarks_float": [_round(p) for p in f.landmarks], "occluded_fraction": round(occ, 4),
                      "quality": quality_value(box[3], f.blur, occ, f.illumination),
                      "settings": settings_of(box[3], invalid), "lfw_index": f.lfw_index, "flip": f.flip,
-                     "angle": round(f.angle, 3), "scale": round(f.scale, 6)})
+                     "angle": f.angle, "scale": f.scale, "center": [float(v) for v in f.center]})
     rec = {"name": spec["name"], "event": spec["event"], "width": W, "height": H, "layout": mode,
            "grayscale": bool(grayscale), "faces": recs}
     return bgr, rec
