@@ -39,11 +39,15 @@ LANDMARKS = np.array([[6.45, 8.45], [15.65, 8.35], [11.05, 13.6], [6.9, 18.0], [
 FACE_BOX = np.array([1.6, 0.0, 20.5, 24.6], np.float64)   # x1, y1, x2, y2 in crop coordinates
 FACE_CENTER = np.array([(FACE_BOX[0] + FACE_BOX[2]) / 2, (FACE_BOX[1] + FACE_BOX[3]) / 2])
 
-# non-face photographs of the scikit-image wheel used as backgrounds and clutter.  Excluded on purpose:
-# astronaut.png and camera.png (they show human faces), synthetic images (logo, phantom, chessboard, ...).
-BACKGROUNDS = ["coffee.png", "chelsea.png", "rocket.jpg", "coins.png", "brick.png", "grass.png", "gravel.png",
-               "motorcycle_left.png", "color.png", "hubble_deep_field.jpg", "clock_motion.png", "page.png",
-               "text.png", "moon.png", "ihc.png", "retina.jpg"]
+# non-face photographs of the scikit-image wheel.  Excluded on purpose: astronaut.png and camera.png (human
+# faces), coins.png (relief portraits on the coins), synthetic or medical images (color, logo, phantom,
+# chessboard, retina, cell, ...).
+SCENES = ["motorcycle_left.png", "rocket.jpg", "coffee.png", "brick.png", "text.png"]
+WALLS = ["brick.png", "gravel.png", "grass.png", "moon.png", "text.png", "ihc.png"]
+GROUNDS = ["grass.png", "gravel.png", "coffee.png", "brick.png"]
+PRINTS = ["coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "clock_motion.png", "page.png",
+          "text.png", "hubble_deep_field.jpg", "moon.png", "ihc.png", "motorcycle_right.png"]
+BACKGROUNDS = sorted(set(SCENES + WALLS + GROUNDS + PRINTS))
 
 
 def skimage_data_dir() -> str:

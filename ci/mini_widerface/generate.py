@@ -56,50 +56,95 @@ def quality_value(h, blur, occ_frac, illum):
 
 # --------------------------------------------------------------------------------------------- layout
 def _layout(rng, W, H):
-    """Face heights (box height in px) and optional row structure for one image."""
-    mode = rng.choice(["crowd", "group", "portrait", "mixed"], p=[0.25, 0.35, 0.15, 0.25])
-    hmax = 0.8 * H
+    """(mode, [(face height, centre x, centre y), ...]) for one image, nearest (largest) first.  Crowds and
+    groups stand in rows in perspective (farther rows higher and smaller), as in WIDER's event photos."""
+    mode = str(rng.choice(["crowd", "group", "portrait", "mixed"], p=[0.3, 0.3, 0.15, 0.25]))
+    slots = []
+
+    def rows(y0, h_far, growth, gap, keep, cap, y_max=0.92):
+        """Rows from far (top, small) to near (bottom, large), each about 1.1-1.8 face heights below the
+        previous one so the nearer heads hide the shoulders of the row behind; the faces are spread over
+        the rows and across the width."""
+        lines, y, h = [], y0 * H, h_far
+        while y < y_max * H:
+            lines.append((y, h))
+            y += h * rng.uniform(1.1, 1.8)
+            h *= growth
+        per_row = max(1, -(-cap // len(lines)))
+        for y, h in lines:
+            step = max(h * gap * rng.uniform(0.9, 1.2), W / (per_row / keep + 0.5))
+            x, n = rng.uniform(0.1, 1.0) * step, 0
+            while x < W and n < per_row:
+                if rng.random() < keep:
+                    hh = h * rng.uniform(0.85, 1.15)
+                    slots.append((hh, x + rng.normal(0, 0.1 * step), y + rng.normal(0, 0.12 * hh)))
+                    n += 1
+                x += step * rng.uniform(0.85, 1.3)
+
     if mode == "crowd":
-        n = int(rng.integers(10, 26))
-        lo, hi = rng.uniform(6, 12), rng.uniform(22, 48)
-        heights = [lo * (hi / lo) ** rng.random() for _ in range(n)]
+        rows(rng.uniform(0.05, 0.3), rng.uniform(7, 13), rng.uniform(1.2, 1.5), rng.uniform(1.3, 2.2),
+             rng.uniform(0.6, 0.95), int(rng.integers(12, 32)))
     elif mode == "group":
-        n = int(rng.integers(3, 9))
         base = math.exp(rng.uniform(math.log(22), math.log(110)))
-        heights = [base * rng.uniform(0.75, 1.3) for _ in range(n)]
+        rows(rng.uniform(0.15, 0.45), base, rng.uniform(1.05, 1.25), rng.uniform(1.5, 2.6), 0.9,
+             int(rng.integers(3, 9)), 0.8)
     elif mode == "portrait":
         n = int(rng.integers(1, 4))
-        heights = [min(hmax, math.exp(rng.uniform(math.log(90), math.log(310)))) for _ in range(n)]
+        for k in range(n):
+            h = min(0.6 * H, math.exp(rng.uniform(math.log(90), math.log(310))))
+            slots.append((h, (k + 0.5 + rng.normal(0, 0.15)) * W / n, rng.uniform(0.25, 0.5) * H))
     else:
-        heights = [min(hmax, math.exp(rng.uniform(math.log(60), math.log(220)))) for _ in range(rng.integers(1, 3))]
-        heights += [math.exp(rng.uniform(math.log(7), math.log(45))) for _ in range(rng.integers(4, 13))]
-    return str(mode), sorted(heights, reverse=True)
+        rows(rng.uniform(0.05, 0.2), rng.uniform(7, 12), rng.uniform(1.15, 1.4), rng.uniform(1.4, 2.4), 0.7,
+             int(rng.integers(4, 14)), 0.5)
+        for _ in range(int(rng.integers(1, 3))):
+            h = min(0.55 * H, math.exp(rng.uniform(math.log(60), math.log(220))))
+            slots.append((h, rng.uniform(0.15, 0.85) * W, rng.uniform(0.4, 0.65) * H))
+    slots.sort(key=lambda s: -s[0])
+    return mode, slots
 
 
-def _overlaps(box, boxes, margin=0.08):
+def _head_box(box):
+    """Face box grown by the hair around it (used to keep heads apart when placing faces)."""
     x1, y1, x2, y2 = box
-    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
-    for b in boxes:
-        if x1 - mw < b[2] and b[0] < x2 + mw and y1 - mh < b[3] and b[1] < y2 + mh:
-            return True
-    return False
+    w, h = x2 - x1, y2 - y1
+    return [x1 - 0.15 * w, y1 - 0.2 * h, x2 + 0.15 * w, y2 + 0.05 * h]
 
 
-def _sample_face(rng, h, W, H, placed, flip_ok=True):
-    """A Face of box height ~h placed without overlapping ``placed`` boxes (None if there is no room)."""
+def _overlaps(box, boxes):
+    x1, y1, x2, y2 = box
+    return any(x1 < b[2] and b[0] < x2 and y1 < b[3] and b[1] < y2 for b in boxes)
+
+
+def _sample_face(rng, h, W, H, placed, cx=None, cy=None):
+    """A Face of box height ~h near (cx, cy) (anywhere if None) whose head does not overlap ``placed``
+    heads; None if there is no room."""
     crop_h = assets.FACE_BOX[3] - assets.FACE_BOX[1]
     pose = 1 if rng.random() < 0.08 else 0
     angle = (rng.choice([-1, 1]) * rng.uniform(28, 55)) if pose else rng.normal(0, 6)
-    face = scene.Face(lfw_index=int(rng.integers(100)), flip=bool(flip_ok and rng.random() < 0.5),
+    face = scene.Face(lfw_index=int(rng.integers(100)), flip=bool(rng.random() < 0.5),
                       angle=float(angle), scale=h / crop_h, center=np.zeros(2), pose=pose)
-    for _ in range(40):
-        face.center = np.array([rng.uniform(0, W), rng.uniform(0, H)])
+    for k in range(30):
+        if cx is None:
+            face.center = np.array([rng.uniform(0, W), rng.uniform(0, H)])
+        else:
+            j = 0.0 if k == 0 else 0.5 * h
+            face.center = np.array([cx + rng.normal(0, j), cy + rng.normal(0, j)])
         box = scene.face_box_in_image(face)
         if box[0] < 1 or box[1] < 1 or box[2] > W - 1 or box[3] > H - 1:
             continue
-        if not _overlaps(box, placed):
+        if not _overlaps(_head_box(box), placed):
             return face
     return None
+
+
+def _render_people(canvas, owner, faces, rng, grayscale, min_body=8):
+    """People back to front (small = far first): shoulders, neck and hair, then the face on top."""
+    for i in sorted(range(len(faces)), key=lambda k: faces[k].scale):
+        f = faces[i]
+        tone = None if grayscale else scene.skin_tone(rng)
+        if f.scale * (assets.FACE_BOX[3] - assets.FACE_BOX[1]) >= min_body:
+            scene.draw_person(canvas, owner, f, rng, tone, assets.WALLS[rng.integers(len(assets.WALLS))])
+        scene.render_face(canvas, owner, f, i, rng, tone)
 
 
 def render_wider_image(seed_seq, spec):
@@ -107,15 +152,15 @@ def render_wider_image(seed_seq, spec):
     rng = np.random.default_rng(seed_seq)
     W = int(rng.choice([640, 800, 1024], p=[0.25, 0.25, 0.5]))
     H = int(round(W * rng.uniform(0.62, 1.33)))
-    canvas = scene.make_background(rng, W, H, int(rng.integers(2, 7)))
+    canvas = scene.make_background(rng, W, H, int(rng.integers(0, 5)))
     owner = np.full((H, W), -1, np.int32)
     grayscale = rng.random() < 0.15
     faces, mode = [], "empty"
     if not spec["zero_faces"]:
-        mode, heights = _layout(rng, W, H)
+        mode, slots = _layout(rng, W, H)
         placed = []
-        for h in heights:
-            f = _sample_face(rng, h, W, H, placed)
+        for h, cx, cy in slots:
+            f = _sample_face(rng, h, W, H, placed, cx, cy)
             if f is None:
                 continue
             f.blur = int(rng.choice([0, 1, 2], p=[0.7, 0.2, 0.1]))
@@ -124,12 +169,10 @@ def render_wider_image(seed_seq, spec):
             if f.force_invalid:
                 f.blur = 2
             f.landmarks_known = bool(rng.random() >= 0.08)
-            placed.append(scene.face_box_in_image(f))
+            placed.append(_head_box(scene.face_box_in_image(f)))
             faces.append(f)
-        for i, f in enumerate(faces):
-            scene.render_face(canvas, owner, f, i, rng, color=not grayscale)
+        _render_people(canvas, owner, faces, rng, grayscale)
         # occluders: partial (1-30 %), heavy, and the near-total occlusion of the invalid faces
-        names = assets.BACKGROUNDS
         for f in faces:
             r = rng.random()
             if f.force_invalid:
@@ -142,7 +185,7 @@ def render_wider_image(seed_seq, spec):
                 continue
             side = str(rng.choice(["left", "right", "bottom", "top"], p=[0.3, 0.3, 0.3, 0.1]))
             scene.paste_occluder(canvas, owner, rng, f.box, side, frac,
-                                 assets.background(names[rng.integers(len(names))]))
+                                 assets.background(assets.PRINTS[rng.integers(len(assets.PRINTS))]))
         for i, f in enumerate(faces):
             scene.finish_face(f, owner, i)
     bgr = scene.camera_finish(rng, canvas, grayscale)
@@ -217,7 +260,7 @@ def render_facemask_image(seed_seq, index):
     rng = np.random.default_rng(seed_seq)
     W = int(rng.choice([400, 512]))
     H = int(round(W * rng.uniform(0.55, 1.0)))
-    canvas = scene.make_background(rng, W, H, int(rng.integers(1, 4)))
+    canvas = scene.make_background(rng, W, H, int(rng.integers(0, 3)))
     owner = np.full((H, W), -1, np.int32)
     n = int(rng.integers(1, 5))
     heights = sorted([math.exp(rng.uniform(math.log(24), math.log(min(160, 0.8 * H)))) for _ in range(n)],
@@ -229,11 +272,11 @@ def render_facemask_image(seed_seq, index):
             continue
         f.angle = float(rng.normal(0, 5))
         f.pose = 0
-        placed.append(scene.face_box_in_image(f))
+        placed.append(_head_box(scene.face_box_in_image(f)))
         faces.append(f)
     objects = []
+    _render_people(canvas, owner, faces, rng, False)
     for i, f in enumerate(faces):
-        scene.render_face(canvas, owner, f, i, rng, color=True)
         cls = str(rng.choice(MASK_CLASSES, p=[0.6, 0.25, 0.15]))
         if cls != "without_mask":
             draw_mask(canvas, f, rng, incorrect=(cls == "mask_weared_incorrect"))

@@ -106,11 +106,14 @@ def face_alpha(size: int, flip: bool) -> np.ndarray:
     return (alpha * _smoothstep(edge / 1.4)).astype(np.float32)
 
 
-def colorize(gray: np.ndarray, rng: np.random.Generator, color: bool) -> np.ndarray:
-    """Grey LFW crop -> RGB with a skin tone (or neutral grey for black-and-white scenes)."""
-    if not color:
+def skin_tone(rng: np.random.Generator) -> np.ndarray:
+    return (SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.95, 1.05, 3)).astype(np.float32)
+
+
+def colorize(gray: np.ndarray, rng: np.random.Generator, tone) -> np.ndarray:
+    """Grey LFW crop -> RGB with a skin tone (``tone`` None: neutral grey, for black-and-white scenes)."""
+    if tone is None:
         return np.repeat(gray[:, :, None], 3, axis=2)
-    tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.95, 1.05, 3).astype(np.float32)
     strength = rng.uniform(0.7, 1.0)
     rgb = gray[:, :, None] * (1 - strength + strength * tone[None, None, :])
     # a little warmth in the highlights so the skin does not look like a sepia print
@@ -118,13 +121,13 @@ def colorize(gray: np.ndarray, rng: np.random.Generator, color: bool) -> np.ndar
 
 
 def render_face(canvas: np.ndarray, owner: np.ndarray, face: Face, face_id: int, rng: np.random.Generator,
-                color: bool) -> None:
+                tone) -> None:
     """Paste ``face`` into ``canvas`` (float32 RGB, modified in place) and fill its geometry fields."""
     faces, _ = assets.lfw_faces()
     gray = faces[face.lfw_index]
     if face.flip:
         gray = gray[:, ::-1]
-    rgb = colorize(np.ascontiguousarray(gray), rng, color)
+    rgb = colorize(np.ascontiguousarray(gray), rng, tone)
     if face.illumination:  # extreme illumination: deep shadow or blown-out highlights
         if rng.random() < 0.6:
             rgb = rgb * rng.uniform(0.18, 0.35)
@@ -167,40 +170,39 @@ def render_face(canvas: np.ndarray, owner: np.ndarray, face: Face, face_id: int,
 
 
 def paste_occluder(canvas, owner, rng, box, side, fraction, source):
-    """Cover ``fraction`` of the face box ``box`` from ``side`` with a piece of a real photograph (a sign,
-    a shoulder, an object in front of the face), soft edged; marks the covered pixels in ``owner``."""
+    """Cover ``fraction`` of the face box ``box`` from ``side`` with a placard (a framed piece of a real
+    photograph, held in front of the face as in WIDER's parade and demonstration pictures), with a drop
+    shadow; the covered pixels get owner -2."""
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
     H, W = canvas.shape[:2]
-    pad = 0.25
+    pad = rng.uniform(0.2, 0.6)
     if side == "left":
-        r = [x1 - pad * w, y1 - pad * h, x1 + fraction * w, y2 + pad * h]
+        r = [x1 - pad * w, y1 - 0.3 * h, x1 + fraction * w, y2 + pad * h]
     elif side == "right":
-        r = [x2 - fraction * w, y1 - pad * h, x2 + pad * w, y2 + pad * h]
+        r = [x2 - fraction * w, y1 - 0.3 * h, x2 + pad * w, y2 + pad * h]
     elif side == "bottom":
-        r = [x1 - pad * w, y2 - fraction * h, x2 + pad * w, y2 + pad * h]
+        r = [x1 - pad * w, y2 - fraction * h, x2 + pad * w, y2 + 1.5 * pad * h]
     else:
         r = [x1 - pad * w, y1 - pad * h, x2 + pad * w, y1 + fraction * h]
     ox0, oy0 = max(0, int(round(r[0]))), max(0, int(round(r[1])))
     ox1, oy1 = min(W, int(round(r[2]))), min(H, int(round(r[3])))
     if ox1 - ox0 < 2 or oy1 - oy0 < 2:
         return
-    src = source
-    sh, sw = src.shape[:2]
-    cw, ch = min(sw, max(8, int(sw * rng.uniform(0.15, 0.5)))), min(sh, max(8, int(sh * rng.uniform(0.15, 0.5))))
-    cx, cy = rng.integers(0, sw - cw + 1), rng.integers(0, sh - ch + 1)
-    piece = cv2.resize(src[cy:cy + ch, cx:cx + cw], (ox1 - ox0, oy1 - oy0), interpolation=cv2.INTER_LINEAR)
-    piece = piece * rng.uniform(0.6, 1.1)
-    a = np.ones(piece.shape[:2], np.float32)
-    feather = max(1.0, 0.03 * max(w, h))
-    a = cv2.GaussianBlur(a, (0, 0), feather) if min(a.shape) > 4 else a
-    # keep the edge that crosses the face crisp-ish, fade the outer edges only
-    yy, xx = np.mgrid[0:a.shape[0], 0:a.shape[1]]
-    a = np.clip(a * 2.0, 0, 1)
-    roi = canvas[oy0:oy1, ox0:ox1]
-    roi[:] = roi * (1 - a[:, :, None]) + np.clip(piece, 0, 1) * a[:, :, None]
-    owner[oy0:oy1, ox0:ox1][a > 0.5] = -2
-    del yy, xx
+    piece = cv2.resize(random_crop(rng, source, (oy1 - oy0) / (ox1 - ox0), 0.3), (ox1 - ox0, oy1 - oy0),
+                       interpolation=cv2.INTER_AREA) * rng.uniform(0.75, 1.05)
+    bw = max(1, int(round(0.04 * min(w, h))))
+    if rng.random() < 0.7 and min(piece.shape[:2]) > 2 * bw + 2:
+        piece[:bw], piece[-bw:], piece[:, :bw], piece[:, -bw:] = [rng.choice([0.1, 0.9])] * 4
+    off = max(1, int(round(0.05 * w)))
+    sx0, sy0 = max(0, ox0 - 2 * off), max(0, oy0 - 2 * off)
+    sx1, sy1 = min(W, ox1 + 3 * off), min(H, oy1 + 3 * off)
+    sh = np.zeros((sy1 - sy0, sx1 - sx0), np.float32)
+    sh[max(0, oy0 + off - sy0):oy1 + off - sy0, max(0, ox0 + off - sx0):ox1 + off - sx0] = 1.0
+    sh = cv2.GaussianBlur(sh, (0, 0), max(1.0, off)) * rng.uniform(0.3, 0.5)
+    canvas[sy0:sy1, sx0:sx1] *= (1 - sh)[:, :, None]
+    canvas[oy0:oy1, ox0:ox1] = np.clip(piece, 0, 1)
+    owner[oy0:oy1, ox0:ox1] = -2
 
 
 def finish_face(face: Face, owner: np.ndarray, face_id: int) -> None:
@@ -233,49 +235,154 @@ def random_crop(rng, img, aspect, min_frac=0.35):
     return img[:ch, :cw]
 
 
-def make_background(rng, W, H, n_clutter):
-    names = assets.BACKGROUNDS
-    base = assets.background(names[rng.integers(len(names))])
-    canvas = cv2.resize(random_crop(rng, base, H / W), (W, H), interpolation=cv2.INTER_LINEAR)
-    canvas = canvas * rng.uniform(0.85, 1.15, 3).astype(np.float32)
-    _, non_faces = assets.lfw_faces()
-    for _ in range(n_clutter):
-        if rng.random() < 0.3:  # real non-face LFW patches: the hard negatives of the original photos
-            g = non_faces[rng.integers(len(non_faces))]
-            piece = np.repeat(g[:, :, None], 3, axis=2) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
-        else:
-            piece = assets.background(names[rng.integers(len(names))])
-        pw = int(W * rng.uniform(0.12, 0.5))
-        ph = int(pw * rng.uniform(0.5, 1.6))
-        ph = min(ph, H - 2)
-        piece = cv2.resize(random_crop(rng, piece, ph / pw, 0.2), (pw, ph), interpolation=cv2.INTER_LINEAR)
-        px, py = rng.integers(0, W - pw + 1), rng.integers(0, H - ph + 1)
-        a = np.zeros((ph, pw), np.float32)
-        if rng.random() < 0.5:
-            cv2.rectangle(a, (3, 3), (pw - 4, ph - 4), 1.0, -1)
-        else:
-            cv2.ellipse(a, (pw // 2, ph // 2), (pw // 2 - 3, ph // 2 - 3), 0, 0, 360, 1.0, -1)
-        a = cv2.GaussianBlur(a, (0, 0), rng.uniform(1.0, 4.0)) * rng.uniform(0.8, 1.0)
-        roi = canvas[py:py + ph, px:px + pw]
-        roi[:] = roi * (1 - a[:, :, None]) + piece * a[:, :, None]
-    # illumination gradient in a random direction
-    t = rng.uniform(0, 2 * math.pi)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    ramp = ((xx / W - 0.5) * math.cos(t) + (yy / H - 0.5) * math.sin(t))
-    lo, hi = rng.uniform(0.65, 0.95), rng.uniform(1.0, 1.25)
-    canvas = canvas * (lo + (hi - lo) * (ramp + 0.71) / 1.42)[:, :, None]
+def texture_fill(rng, name, W, H, zoom):
+    """Fill W x H with a photograph at ``zoom`` (mirror-tiled where the photo is too small)."""
+    img = assets.background(name)
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+    h, w = img.shape[:2]
+    zoom = max(zoom, W / w, H / h)       # one crop of the photograph, never a tiling (no mirror patterns)
+    tw, th = min(w, max(1, int(round(W / zoom)))), min(h, max(1, int(round(H / zoom))))
+    y = rng.integers(0, img.shape[0] - th + 1)
+    x = rng.integers(0, img.shape[1] - tw + 1)
+    return cv2.resize(img[y:y + th, x:x + tw], (W, H), interpolation=cv2.INTER_LINEAR)
+
+
+def _soft_poly_alpha(shape, pts, blur):
+    """Anti-aliased polygon matte (float32 in [0, 1]) of ``shape``; ``pts`` in continuous coordinates."""
+    SUB = 4
+    m = np.zeros((shape[0] * SUB, shape[1] * SUB), np.uint8)
+    cv2.fillPoly(m, [np.round(np.asarray(pts) * SUB - 0.5).astype(np.int32)], 255)
+    a = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    return cv2.GaussianBlur(a, (0, 0), blur) if blur > 0.3 else a
+
+
+def make_background(rng, W, H, n_prints):
+    """A cluttered backdrop made of real photographs: a scene, or a wall above a ground with a soft horizon,
+    then a few photographs hung or held in the scene (posters, signs) with borders and drop shadows."""
+    if rng.random() < 0.35:
+        canvas = texture_fill(rng, assets.SCENES[rng.integers(len(assets.SCENES))], W, H, rng.uniform(1.2, 2.2))
+    else:
+        wall = texture_fill(rng, assets.WALLS[rng.integers(len(assets.WALLS))], W, H, rng.uniform(0.8, 2.0))
+        ground = texture_fill(rng, assets.GROUNDS[rng.integers(len(assets.GROUNDS))], W, H, rng.uniform(0.8, 1.8))
+        wall = wall * (rng.uniform(0.75, 1.15) * rng.uniform(0.93, 1.07, 3)).astype(np.float32)
+        ground = ground * (rng.uniform(0.7, 1.1) * rng.uniform(0.93, 1.07, 3)).astype(np.float32)
+        horizon = rng.uniform(0.45, 0.8) * H
+        xs = np.arange(W, dtype=np.float32)
+        wave = horizon + rng.uniform(0, 0.03 * H) * np.sin(xs / W * rng.uniform(2, 9) + rng.uniform(0, 6.3))
+        ys = np.arange(H, dtype=np.float32)[:, None]
+        a = _smoothstep((ys - wave[None, :]) / rng.uniform(4, 25) + 0.5)
+        canvas = wall * (1 - a[:, :, None]) + ground * a[:, :, None]
+    for _ in range(n_prints):
+        src = assets.background(assets.PRINTS[rng.integers(len(assets.PRINTS))])
+        pw = int(W * rng.uniform(0.08, 0.25))
+        ph = max(8, min(H - 12, int(pw * rng.uniform(0.6, 1.4))))
+        piece = cv2.resize(random_crop(rng, src, ph / pw, 0.6), (pw, ph), interpolation=cv2.INTER_AREA)
+        border = int(rng.integers(0, 5))
+        if border:
+            frame = np.full((ph + 2 * border, pw + 2 * border, 3), rng.choice([0.08, 0.92]), np.float32)
+            frame[border:-border, border:-border] = piece
+            piece = frame
+        ph, pw = piece.shape[:2]
+        px, py = int(rng.integers(0, max(1, W - pw))), int(rng.integers(0, max(1, H - ph)))
+        ph, pw = min(ph, H - py), min(pw, W - px)
+        # drop shadow, then the print
+        off = int(rng.integers(2, 7))
+        sx0, sy0, sx1, sy1 = max(0, px - 12), max(0, py - 12), min(W, px + pw + off + 12), min(H, py + ph + off + 12)
+        sh = np.zeros((sy1 - sy0, sx1 - sx0), np.float32)
+        sh[py + off - sy0:py + ph + off - sy0, px + off - sx0:px + pw + off - sx0] = 1.0
+        sh = cv2.GaussianBlur(sh, (0, 0), 4.0) * rng.uniform(0.25, 0.5)
+        canvas[sy0:sy1, sx0:sx1] *= (1 - sh)[:, :, None]
+        canvas[py:py + ph, px:px + pw] = piece[:ph, :pw] * rng.uniform(0.8, 1.1)
     return np.clip(canvas, 0, 1).astype(np.float32)
+
+
+CLOTHES = np.array([[0.08, 0.08, 0.1], [0.13, 0.14, 0.2], [0.75, 0.75, 0.72], [0.45, 0.12, 0.12], [0.12, 0.2, 0.38],
+                    [0.28, 0.29, 0.28], [0.45, 0.38, 0.27], [0.18, 0.3, 0.2], [0.55, 0.52, 0.48], [0.3, 0.2, 0.15],
+                    [0.05, 0.05, 0.05], [0.2, 0.22, 0.3]], np.float32)
+HAIR = np.array([[0.05, 0.04, 0.04], [0.12, 0.08, 0.06], [0.25, 0.17, 0.1], [0.45, 0.35, 0.2],
+                 [0.55, 0.55, 0.55], [0.1, 0.1, 0.1]], np.float32)
+
+
+def draw_person(canvas, owner, face: Face, rng, tone, grain_src):
+    """Shoulders, neck and hair behind a face (drawn before the face).  Pixels get owner -3 (a body), so a
+    nearer person's body hiding a farther face is measured as occlusion of that face."""
+    H, W = canvas.shape[:2]
+    M = face_transform(face)
+    s = face.scale
+    fw, fh = 18.9 * s, 24.6 * s
+    chin = apply(M, [[11.05, 24.0]])[0]
+    cx = chin[0]
+    top = chin[1] + 0.12 * fh
+    bottom = min(H + 2.0, top + rng.uniform(1.4, 2.2) * fh)   # a bust: the chest fades out below
+    sw = rng.uniform(1.3, 1.6) * fw   # half shoulder width
+    # neckline, rounded shoulders (sampled arc), upper arms down to the bottom
+    arc = [(cx + k * (0.3 * fw + (sw - 0.3 * fw) * math.sin(u)), top + 0.05 * fh + 0.45 * fh * (1 - math.cos(u)))
+           for k in (1,) for u in np.linspace(0, math.pi / 2, 7)]
+    right = arc + [(cx + sw * 1.05, bottom)]
+    left = [(2 * cx - x, y) for x, y in reversed(right)]
+    body = np.array([(cx, top + 0.12 * fh)] + right + left)
+    neck = np.array([[cx - 0.24 * fw, chin[1] - 0.35 * fh], [cx + 0.24 * fw, chin[1] - 0.35 * fh],
+                     [cx + 0.26 * fw, top + 0.1 * fh], [cx - 0.26 * fw, top + 0.1 * fh]])
+    hc = apply(M, [[11.05, 8.5]])[0]
+    hair_axes = (11.6 * s * rng.uniform(0.95, 1.1), 11.2 * s * rng.uniform(0.95, 1.15))
+    x0 = max(0, int(min(body[:, 0].min(), hc[0] - hair_axes[0] * 1.2)) - 2)
+    x1 = min(W, int(max(body[:, 0].max(), hc[0] + hair_axes[0] * 1.2)) + 3)
+    y0 = max(0, int(hc[1] - max(hair_axes) * 1.2) - 2)
+    y1 = min(H, int(bottom) + 2)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    roi = canvas[y0:y1, x0:x1]
+    shp = roi.shape[:2]
+    o = np.array([x0, y0])
+    yy = np.arange(shp[0], dtype=np.float32)[:, None, None]
+    # grain: luminance texture of a photograph, low contrast, so fabrics and hair are not flat
+    g = texture_fill(rng, grain_src, shp[1], shp[0], rng.uniform(0.5, 1.5)).mean(axis=2, keepdims=True)
+    g = 1 + (cv2.GaussianBlur(g, (0, 0), 1.0)[:, :, None] - g.mean()) * rng.uniform(0.15, 0.35)
+    cloth = CLOTHES[rng.integers(len(CLOTHES))] * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    xx = (np.arange(shp[1], dtype=np.float32)[None, :, None] + x0 - cx) / sw
+    shade = (1.05 - 0.25 * np.clip((yy + y0 - top) / (4.0 * fh), 0, 1)) * (1 - 0.35 * np.minimum(xx * xx, 1.2))
+    # arms: a fold line down each side of the torso
+    arm = 1 - 0.25 * np.exp(-((np.abs(xx) - 0.8) / 0.05) ** 2) * (yy + y0 > top + 0.5 * fh)
+    shade = shade * arm
+    a = _soft_poly_alpha(shp, body - o, max(0.5, 0.01 * fh))
+    a = a * np.clip((bottom - (yy[:, :, 0] + y0)) / (0.6 * fh), 0, 1)   # soft fade-out of the chest
+    roi[:] = roi * (1 - a[:, :, None]) + np.clip(cloth * g * shade, 0, 1) * a[:, :, None]
+    owner[y0:y1, x0:x1][a > 0.5] = -3
+    skin = (tone if tone is not None else np.full(3, 0.8, np.float32)) * rng.uniform(0.45, 0.6)
+    a = _soft_poly_alpha(shp, neck - o, max(0.5, 0.03 * fh))
+    under_chin = 0.65 + 0.35 * np.clip((yy + y0 - chin[1]) / (0.3 * fh), 0, 1)   # shadow under the jaw
+    neck_shade = under_chin * (1 - 0.5 * np.minimum(((np.arange(shp[1])[None, :, None] + x0 - cx) / (0.26 * fw)) ** 2, 1))
+    roi[:] = roi * (1 - a[:, :, None]) + np.clip(skin * neck_shade * (0.9 + 0.1 * g), 0, 1) * a[:, :, None]
+    owner[y0:y1, x0:x1][a > 0.5] = -3
+    if rng.random() < 0.9:  # hair / head outline (some people are bald or wear nothing on the head)
+        m = np.zeros((shp[0] * 2, shp[1] * 2), np.uint8)
+        cv2.ellipse(m, (int(round((hc[0] - x0) * 2)), int(round((hc[1] - y0) * 2))),
+                    (max(1, int(hair_axes[0] * 2)), max(1, int(hair_axes[1] * 2))), -face.angle, 0, 360, 255, -1)
+        a = cv2.resize(m, (shp[1], shp[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        a = cv2.GaussianBlur(a, (0, 0), max(0.6, 0.04 * fh))
+        hair = HAIR[rng.integers(len(HAIR))] * rng.uniform(0.8, 1.2)
+        g2 = 1 + (g - 1) * 1.8
+        roi[:] = roi * (1 - a[:, :, None]) + np.clip(hair * g2, 0, 1) * a[:, :, None]
+        owner[y0:y1, x0:x1][a > 0.5] = -3
 
 
 def camera_finish(rng, canvas, grayscale: bool):
     """Sensor noise, optional black-and-white film look; returns uint8 BGR for OpenCV writers."""
-    img = canvas
+    H, W = canvas.shape[:2]
+    t = rng.uniform(0, 2 * math.pi)
+    lo, hi = rng.uniform(0.7, 0.95), rng.uniform(1.0, 1.2)
+    xs = (np.arange(W, dtype=np.float32) / W - 0.5) * math.cos(t)
+    ys = (np.arange(H, dtype=np.float32) / H - 0.5) * math.sin(t)
+    gain = lo + (hi - lo) * (ys[:, None] + xs[None, :] + 0.71) / 1.42   # light falling off across the scene
+    wb = rng.uniform(0.92, 1.08, 3).astype(np.float32)                  # white balance of the "camera"
+    img = canvas * gain[:, :, None] * wb
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.35, 0.6))        # lens softness, hides paste seams
     if grayscale:
         g = img @ np.array([0.299, 0.587, 0.114], np.float32)
         img = np.repeat(g[:, :, None], 3, axis=2)
-    sigma = rng.uniform(1.5, 4.5) / 255.0
-    noise = rng.standard_normal(img.shape[:2] + (1,), dtype=np.float32) * sigma
-    noise = noise + rng.standard_normal(img.shape, dtype=np.float32) * (sigma * 0.5)
-    img = np.clip(img + noise, 0, 1)
-    out = (img * 255.0 + 0.5).astype(np.uint8)
+    sigma = rng.uniform(1.5, 4.5)
+    img = img * 255.0 + 0.5
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(sigma)
+    out = np.clip(img, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(out[:, :, ::-1])
