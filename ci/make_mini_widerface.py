@@ -24,8 +24,12 @@ def main(argv=None):
     p.add_argument("--num-val", type=int, default=32, help="val images (default 32)")
     p.add_argument("--num-facemask", type=int, default=16, help="Face-Mask images (default 16)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: the number of CPUs, at most 4; the output does not depend on it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        p.error("--jobs must be >= 1")
     for k in ("num_train", "num_val", "num_facemask"):
         if getattr(args, k) < 0:
             p.error(f"--{k.replace('_', '-')} must be >= 0")
@@ -33,7 +37,7 @@ def main(argv=None):
         from mini_widerface import generate, summary
 
         meta = generate(args.out, args.num_train, args.num_val, args.num_facemask, args.seed,
-                        progress=not args.quiet)
+                        progress=not args.quiet, jobs=args.jobs)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"make_mini_widerface: error: {e}", file=sys.stderr)
         return 1

@@ -12,8 +12,10 @@
   setting has a 0 x 1 ``gt_list`` - both exactly like the real val files.
 * ``{train,val}/label.txt`` (RetinaFace, retinaface_gt_v1.1): ``# event/name.jpg`` then, for train, one line
   per face ``x y w h  lx ly f  (x5)  q`` - landmark flag 0.0 visible, 1.0 occluded, all 15 values -1.0
-  when the landmarks are unknown, ``q`` the trailing blur-like quality value; for val one ``x y w h`` line
-  per face (the released val labels carry no landmarks).  Images without faces have a header and no lines.
+  when the landmarks are unknown (insightface's loader asserts the flag is -1 whenever x and y are), ``q``
+  the trailing blur-like quality value (-1.0 for faces without attributes); for val one ``x y w h`` line per
+  face (the released val labels carry no landmarks; insightface reads landmarks for the train split only).
+  Images without faces have a header line and no face lines (insightface skips such train images).
 * ``val/wider_val.txt``: the image list of biubug6/Pytorch_Retinaface (``/event/name.jpg`` per line).
 * ``facemask/annotations/*.xml``: Pascal VOC exactly as in the Kaggle face-mask dataset (4-space indent).
 """

@@ -48,7 +48,8 @@ def int_box(box):
 def quality_value(h, blur, occ_frac, illum):
     """The trailing value of a RetinaFace label line: a blur-like clarity score in (0, 1), rising with face
     size, falling with blur, occlusion and extreme light (the released labels show ~0.2 on tiny faces and
-    ~0.9 on large clear ones)."""
+    ~0.9 on large clear ones).  Faces without attributes carry -1.0 there (insightface's loader counts them
+    as "non attr" boxes and substitutes 0.3); we write -1.0 for the invalid faces."""
     size = min(1.0, max(0.05, math.log(max(h, 6.0) / 6.0) / math.log(200.0 / 6.0)))
     q = size * (1 - 0.3 * blur) * (1 - 0.5 * occ_frac) * (0.8 if illum else 1.0)
     return round(min(0.99, max(0.05, 0.1 + 0.85 * q)), 2)
@@ -204,7 +205,7 @@ def render_wider_image(seed_seq, spec):
                    for (x, y), v in zip(f.landmarks, f.landmark_visible)]
         recs.append({"box": box, "box_float": _round(f.box), "attrs": attrs, "landmarks": lms,
                      "landmarks_float": [_round(p) for p in f.landmarks], "occluded_fraction": round(occ, 4),
-                     "quality": quality_value(box[3], f.blur, occ, f.illumination),
+                     "quality": -1.0 if invalid else quality_value(box[3], f.blur, occ, f.illumination),
                      "settings": settings_of(box[3], invalid), "lfw_index": f.lfw_index, "flip": f.flip,
                      "angle": f.angle, "scale": f.scale, "center": [float(v) for v in f.center]})
     rec = {"name": spec["name"], "event": spec["event"], "width": W, "height": H, "layout": mode,
@@ -318,12 +319,39 @@ def _write_image(path, bgr, jpeg_quality=None):
         fh.write(buf.tobytes())
 
 
-def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=True):
+def _call(task):
+    fn, args = task
+    return fn(args)
+
+
+def _wider_task(args):
+    out, folder, spec = args
+    cv2.setNumThreads(1)
+    bgr, rec = render_wider_image(np.random.SeedSequence(spec["seed"]), spec)
+    q = int(np.random.default_rng(np.random.SeedSequence(spec["seed"] + [1])).integers(*JPEG_QUALITY))
+    _write_image(os.path.join(out, folder, "images", spec["name"]), bgr, q)
+    rec["jpeg_quality"] = q
+    return rec
+
+
+def _facemask_task(args):
+    out, seed, i = args
+    cv2.setNumThreads(1)
+    bgr, rec = render_facemask_image(np.random.SeedSequence([seed, 3, i]), i)
+    _write_image(os.path.join(out, "facemask", "images", rec["filename"]), bgr)
+    with open(os.path.join(out, "facemask", "annotations", rec["filename"][:-4] + ".xml"), "w", newline="\n") as fh:
+        fh.write(formats.voc_xml(rec["filename"], rec["width"], rec["height"], rec["objects"]))
+    return rec
+
+
+def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=True, jobs=None):
     """Write the whole dataset under ``out`` (replacing generated parts of an earlier run).  Returns the
-    metadata record that is also written to ``out/mini_widerface_meta.json``."""
+    metadata record that is also written to ``out/mini_widerface_meta.json``.  Every image has its own seed
+    (derived from ``seed``, the split and its index), so the output does not depend on ``jobs``."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from tqdm import tqdm
 
-    cv2.setNumThreads(1)  # deterministic and friendly to the other jobs sharing the cores
     t0 = time.time()
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
@@ -334,31 +362,25 @@ def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=Tr
         elif os.path.isdir(p):
             shutil.rmtree(p)
     specs = plan(seed, num_train, num_val)
-    total = num_train + num_val + num_facemask
-    bar = tqdm(total=total, desc="mini WIDER FACE", unit="img", disable=not progress)
-    records = {}
-    for split, folder in (("train", "WIDER_train"), ("val", "WIDER_val")):
-        recs = []
-        for spec in specs[split]:
-            ss = np.random.SeedSequence(spec["seed"])
-            bgr, rec = render_wider_image(ss, spec)
-            q = int(np.random.default_rng(np.random.SeedSequence(spec["seed"] + [1])).integers(*JPEG_QUALITY))
-            _write_image(os.path.join(out, folder, "images", spec["name"]), bgr, q)
-            rec["jpeg_quality"] = q
-            recs.append(rec)
+    os.makedirs(os.path.join(out, "facemask", "annotations"))
+    tasks = [(_wider_task, (out, "WIDER_" + split, spec)) for split in ("train", "val") for spec in specs[split]]
+    tasks += [(_facemask_task, (out, seed, i)) for i in range(num_facemask)]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, 4, len(tasks) or 1))
+    bar = tqdm(total=len(tasks), desc="mini WIDER FACE", unit="img", disable=not progress)
+    results = []
+    if jobs == 1:
+        for fn, a in tasks:
+            results.append(fn(a))
             bar.update(1)
-        records[split] = formats.ordered(recs)
-    masks = []
-    for i in range(num_facemask):
-        bgr, rec = render_facemask_image(np.random.SeedSequence([seed, 3, i]), i)
-        _write_image(os.path.join(out, "facemask", "images", rec["filename"]), bgr)
-        os.makedirs(os.path.join(out, "facemask", "annotations"), exist_ok=True)
-        with open(os.path.join(out, "facemask", "annotations", rec["filename"][:-4] + ".xml"), "w",
-                  newline="\n") as fh:
-            fh.write(formats.voc_xml(rec["filename"], rec["width"], rec["height"], rec["objects"]))
-        masks.append(rec)
-        bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            for r in ex.map(_call, tasks):
+                results.append(r)
+                bar.update(1)
     bar.close()
+    records = {"train": formats.ordered(results[:num_train]),
+               "val": formats.ordered(results[num_train:num_train + num_val])}
+    masks = results[num_train + num_val:]
 
     header = f"MATLAB 5.0 MAT-file, Platform: GLNXA64, Created by: ci/make_mini_widerface.py (seed {seed})"
     split_dir = os.path.join(out, "wider_face_split")

@@ -383,6 +383,12 @@ def camera_finish(rng, canvas, grayscale: bool):
         img = np.repeat(g[:, :, None], 3, axis=2)
     sigma = rng.uniform(1.5, 4.5)
     img = img * 255.0 + 0.5
-    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(sigma)
+    # sensor noise: a 192 x 192 tile of Gaussian noise, tiled from a random offset (cheap, and its period is
+    # invisible under the JPEG compression that follows)
+    T = 192
+    tile = rng.standard_normal((T, T, 3), dtype=np.float32) * np.float32(sigma)
+    oy, ox = int(rng.integers(T)), int(rng.integers(T))
+    reps = (-(-(H + oy) // T), -(-(W + ox) // T), 1)
+    img += np.tile(tile, reps)[oy:oy + H, ox:ox + W]
     out = np.clip(img, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(out[:, :, ::-1])
