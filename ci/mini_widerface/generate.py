@@ -240,7 +240,8 @@ def draw_mask(canvas, face, rng, incorrect):
     cv2.fillPoly(m, [np.round((pts - [x0, y0]) * SUB - 0.5).astype(np.int32)], 255, lineType=cv2.LINE_8)
     a = cv2.resize(m, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     roi = canvas[y0:y1, x0:x1]
-    shade = roi.mean(axis=2, keepdims=True)                 # the face's own shading shows through the fabric
+    # the face's broad shading (not its features) shows on the fabric
+    shade = cv2.GaussianBlur(roi.mean(axis=2), (0, 0), max(1.0, 2.5 * face.scale))[:, :, None]
     color = MASK_COLORS[rng.integers(len(MASK_COLORS))]
     fabric = color * (0.55 + 0.6 * shade)
     # horizontal pleats of a surgical mask
@@ -282,7 +283,8 @@ def render_facemask_image(seed_seq, index):
         if cls != "without_mask":
             draw_mask(canvas, f, rng, incorrect=(cls == "mask_weared_incorrect"))
         b = [int(math.floor(v + 0.5)) for v in f.box]
-        objects.append({"name": cls, "bndbox": b, "box_float": _round(f.box)})
+        objects.append({"name": cls, "bndbox": b, "box_float": _round(f.box), "lfw_index": f.lfw_index,
+                        "flip": f.flip, "angle": f.angle, "scale": f.scale, "center": [float(v) for v in f.center]})
     bgr = scene.camera_finish(rng, canvas, False)
     name = f"maksssksksss{index}"
     return bgr, {"filename": name + ".png", "width": W, "height": H, "objects": objects}

@@ -314,7 +314,10 @@ def draw_person(canvas, owner, face: Face, rng, tone, grain_src):
     chin = apply(M, [[11.05, 24.0]])[0]
     cx = chin[0]
     top = chin[1] + 0.12 * fh
-    bottom = min(H + 2.0, top + rng.uniform(1.4, 2.2) * fh)   # a bust: the chest fades out below
+    bottom = top + rng.uniform(1.4, 2.2) * fh   # a bust: the chest fades out below ...
+    fade = 0.6 * fh
+    if bottom > H:                               # ... unless the frame cuts it
+        bottom, fade = H + 2.0, 0.0
     sw = rng.uniform(1.3, 1.6) * fw   # half shoulder width
     # neckline, rounded shoulders (sampled arc), upper arms down to the bottom
     arc = [(cx + k * (0.3 * fw + (sw - 0.3 * fw) * math.sin(u)), top + 0.05 * fh + 0.45 * fh * (1 - math.cos(u)))
@@ -346,7 +349,8 @@ def draw_person(canvas, owner, face: Face, rng, tone, grain_src):
     arm = 1 - 0.25 * np.exp(-((np.abs(xx) - 0.8) / 0.05) ** 2) * (yy + y0 > top + 0.5 * fh)
     shade = shade * arm
     a = _soft_poly_alpha(shp, body - o, max(0.5, 0.01 * fh))
-    a = a * np.clip((bottom - (yy[:, :, 0] + y0)) / (0.6 * fh), 0, 1)   # soft fade-out of the chest
+    if fade > 0:
+        a = a * np.clip((bottom - (yy[:, :, 0] + y0)) / fade, 0, 1)   # soft fade-out of the chest
     roi[:] = roi * (1 - a[:, :, None]) + np.clip(cloth * g * shade, 0, 1) * a[:, :, None]
     owner[y0:y1, x0:x1][a > 0.5] = -3
     skin = (tone if tone is not None else np.full(3, 0.8, np.float32)) * rng.uniform(0.45, 0.6)

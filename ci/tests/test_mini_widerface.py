@@ -441,37 +441,22 @@ def test_pixels_contain_the_recorded_faces(data):
     correlates strongly with the LFW crop warped by the recorded transform - the boxes are where the faces are.
     A shifted box (by 15 % of the face) correlates clearly worse."""
     out, meta = data
-    faces_lfw, _ = assets.lfw_faces()
     checked = 0
-    for im in meta["val"] + meta["train"][:20]:
-        split = "val" if im in meta["val"] else "train"
-        img = None
-        for f in im["faces"]:
-            a = f["attrs"]
-            if a["blur"] or a["occlusion"] or a["illumination"] or f["box"][3] < 40 or f["occluded_fraction"] > 0:
-                continue
-            if img is None:
-                img = cv2.imread(str(out / split / "images" / im["name"]), cv2.IMREAD_GRAYSCALE).astype(np.float32)
-            face = scene.Face(f["lfw_index"], f["flip"], f["angle"], f["scale"], np.array(f["center"]))
-            crop = faces_lfw[f["lfw_index"]][:, ::-1] if f["flip"] else faces_lfw[f["lfw_index"]]
-
-            def ncc(shift):
-                M = scene.face_transform(face)
-                M = M.copy()
-                M[:, 2] += shift
-                Mi = np.hstack([M[:, :2], (M[:, :2] @ [0.5, 0.5] + M[:, 2] - 0.5)[:, None]])
-                H, W = img.shape
-                ref = cv2.warpAffine(np.ascontiguousarray(crop), Mi, (W, H), flags=cv2.INTER_LINEAR)
-                msk = cv2.warpAffine(scene.face_alpha(assets.CROP, f["flip"]), Mi, (W, H)) > 0.9
-                u, v = ref[msk], img[msk]
-                u, v = u - u.mean(), v - v.mean()
-                return float((u * v).sum() / math.sqrt((u * u).sum() * (v * v).sum() + 1e-9))
-
-            c0 = ncc(np.zeros(2))
-            d = 0.15 * f["box"][3]
-            c1 = max(ncc(np.array([d, 0])), ncc(np.array([0, d])))
-            assert c0 > 0.85 and c0 > c1 + 0.1, (im["name"], f["box"], c0, c1)
-            checked += 1
+    for split, ims in (("val", meta["val"]), ("train", meta["train"][:20])):
+        for im in ims:
+            img = None
+            for f in im["faces"]:
+                a = f["attrs"]
+                if a["blur"] or a["occlusion"] or a["illumination"] or f["box"][3] < 40 or f["occluded_fraction"] > 0:
+                    continue
+                if img is None:
+                    img = cv2.imread(str(out / split / "images" / im["name"]), cv2.IMREAD_GRAYSCALE)
+                    img = img.astype(np.float32)
+                c0 = _ncc_with_source(img, f)
+                d = 0.15 * f["box"][3]
+                c1 = max(_ncc_with_source(img, f, shift=(d, 0)), _ncc_with_source(img, f, shift=(0, d)))
+                assert c0 > 0.85 and c0 > c1 + 0.1, (im["name"], f["box"], c0, c1)
+                checked += 1
     assert checked >= 10
 
 
@@ -499,24 +484,47 @@ def test_facemask_voc_matches_record(data):
     assert classes == {"with_mask", "without_mask", "mask_weared_incorrect"}
 
 
-def test_masks_cover_the_lower_face(data):
-    """with_mask faces are covered up to the nose, mask_weared_incorrect ones below the nose only."""
-    out, meta = data
+def _ncc_with_source(img, rec, y0=0, y1=25, x0=0, x1=25, shift=(0.0, 0.0)):
+    """Normalised cross-correlation between the grey image and the recorded LFW crop warped by the recorded
+    paste transform, over the crop rows y0:y1 and columns x0:x1 (crop coordinates, of the unflipped crop)."""
     faces_lfw, _ = assets.lfw_faces()
-    seen = set()
+    face = scene.Face(rec["lfw_index"], rec["flip"], rec["angle"], rec["scale"], np.array(rec["center"]))
+    crop = faces_lfw[rec["lfw_index"]]
+    region = np.zeros((assets.CROP, assets.CROP), np.float32)
+    region[y0:y1, x0:x1] = 1
+    region *= scene.face_alpha(assets.CROP, False) > 0.9
+    if rec["flip"]:
+        crop, region = crop[:, ::-1], region[:, ::-1]
+    M = scene.face_transform(face)
+    M[:, 2] += shift
+    Mi = np.hstack([M[:, :2], (M[:, :2] @ [0.5, 0.5] + M[:, 2] - 0.5)[:, None]])
+    H, W = img.shape
+    ref = cv2.warpAffine(np.ascontiguousarray(crop), Mi, (W, H), flags=cv2.INTER_LINEAR)
+    msk = cv2.warpAffine(np.ascontiguousarray(region), Mi, (W, H)) > 0.9
+    u, v = ref[msk], img[msk]
+    u, v = u - u.mean(), v - v.mean()
+    return float((u * v).sum() / math.sqrt((u * u).sum() * (v * v).sum() + 1e-9))
+
+
+def test_masks_cover_the_lower_face(data):
+    """In the pixels, ``with_mask`` faces are covered from the nose down, ``mask_weared_incorrect`` ones
+    below the nose only, ``without_mask`` ones not at all (correlation with the source photograph)."""
+    out, meta = data
+    seen = {}
     for rec in meta["facemask"]:
-        img = cv2.imread(str(out / "facemask" / "images" / rec["filename"])).astype(np.float32)
+        img = cv2.imread(str(out / "facemask" / "images" / rec["filename"]), cv2.IMREAD_GRAYSCALE).astype(np.float32)
         for o in rec["objects"]:
-            x1, y1, x2, y2 = o["bndbox"]
-            if y2 - y1 < 40:
-                continue
-            face = img[y1:y2, x1:x2]
-            h = face.shape[0]
-            # the mask is a uniform fabric: the lower face's texture (std) drops when masked
-            nose = face[int(0.50 * h):int(0.58 * h), int(0.35 * face.shape[1]):int(0.65 * face.shape[1])]
-            chin = face[int(0.75 * h):int(0.9 * h), int(0.3 * face.shape[1]):int(0.7 * face.shape[1])]
-            seen.add(o["name"])
-            assert nose.size and chin.size
+            if o["bndbox"][3] - o["bndbox"][1] < 30 or _ncc_with_source(img, o, 5, 11) < 0.8:
+                continue   # too small, or the eyes are hidden by someone in front
+            nose, mouth = _ncc_with_source(img, o, 11, 14, 7, 15), _ncc_with_source(img, o, 17, 23, 3, 19)
+            if o["name"] == "without_mask":
+                assert nose > 0.85 and mouth > 0.6, (rec["filename"], o, nose, mouth)
+            elif o["name"] == "mask_weared_incorrect":
+                assert nose > 0.85 and mouth < 0.6, (rec["filename"], o, nose, mouth)
+            else:
+                assert nose < 0.75 and mouth < 0.75, (rec["filename"], o, nose, mouth)
+            seen[o["name"]] = seen.get(o["name"], 0) + 1
+    assert set(seen) == {"with_mask", "without_mask", "mask_weared_incorrect"}, seen
 
 
 # --------------------------------------------------------------------------------------------- assets
