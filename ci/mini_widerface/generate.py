@@ -1,6 +1,7 @@
 """Generation of the mini WIDER FACE: plan (names, layouts), rendering, and writing of every official file."""
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -350,13 +351,27 @@ def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=Tr
     """Write the whole dataset under ``out`` (replacing generated parts of an earlier run).  Returns the
     metadata record that is also written to ``out/mini_widerface_meta.json``.  Every image has its own seed
     (derived from ``seed``, the split and its index), so the output does not depend on ``jobs``."""
+    t0 = time.time()
+    out = os.path.abspath(out)
+    os.makedirs(out, exist_ok=True)
+    # One generator at a time per folder (test suites may start it concurrently); the metadata file is
+    # removed first and written last, so its presence marks a complete data set.
+    lock = open(os.path.join(out, ".generate.lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        return _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs, t0)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs, t0):
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
 
-    t0 = time.time()
-    out = os.path.abspath(out)
-    os.makedirs(out, exist_ok=True)
+    if os.path.exists(os.path.join(out, META_NAME)):
+        os.remove(os.path.join(out, META_NAME))
     for sub in ("WIDER_train", "WIDER_val", "wider_face_split", "ground_truth", "train", "val", "facemask"):
         p = os.path.join(out, sub)
         if os.path.islink(p) or os.path.isfile(p):
@@ -407,9 +422,11 @@ def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=Tr
                                   "face_box": assets.FACE_BOX.tolist()},
             "setting_min_height": SETTING_MIN_HEIGHT, "train": records["train"], "val": records["val"],
             "facemask": masks}
-    with open(os.path.join(out, META_NAME), "w", newline="\n") as fh:
+    tmp = os.path.join(out, META_NAME + ".tmp")
+    with open(tmp, "w", newline="\n") as fh:
         json.dump(meta, fh, indent=1, sort_keys=True)
         fh.write("\n")
+    os.replace(tmp, os.path.join(out, META_NAME))
     meta["elapsed_s"] = time.time() - t0
     return meta
 
