@@ -555,3 +555,33 @@ def test_backgrounds_are_bundled_and_face_free():
         assert img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 150
     faces, non_faces = assets.lfw_faces()
     assert faces.shape == non_faces.shape == (100, 25, 25)
+
+
+def test_a_real_face_detector_finds_the_faces(data):
+    """Realism check: OpenCV's LBP frontal-face cascade (trained on real photographs, bundled with
+    scikit-image) finds most clean, upright faces of >= 40 px in the generated val images."""
+    from skimage.feature import Cascade
+
+    out, meta = data
+    cascade = Cascade(os.path.join(assets.skimage_data_dir(), "lbpcascade_frontalface_opencv.xml"))
+    hit = total = 0
+    for im in meta["val"]:
+        clean = [f for f in im["faces"] if f["box"][3] >= 40 and not f["attrs"]["occlusion"]
+                 and not f["attrs"]["invalid"] and not f["attrs"]["blur"] and abs(f["angle"]) <= 12]
+        if not clean:
+            continue
+        img = cv2.imread(str(out / "val" / "images" / im["name"]), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        dets = cascade.detect_multi_scale(img=img, scale_factor=1.25, step_ratio=1, min_size=(36, 36),
+                                          max_size=(400, 400))
+        for f in clean:
+            x, y, w, h = f["box"]
+            for d in dets:
+                ix = max(0, min(x + w, d["c"] + d["width"]) - max(x, d["c"]))
+                iy = max(0, min(y + h, d["r"] + d["height"]) - max(y, d["r"]))
+                if ix * iy / (w * h + d["width"] * d["height"] - ix * iy) > 0.25:
+                    hit += 1
+                    break
+            total += 1
+        if total >= 30:
+            break
+    assert total >= 15 and hit / total >= 0.6, (hit, total)
