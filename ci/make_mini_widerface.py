@@ -33,6 +33,9 @@ def main(argv=None):
     for k in ("num_train", "num_val", "num_facemask"):
         if getattr(args, k) < 0:
             p.error(f"--{k.replace('_', '-')} must be >= 0")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        print(f"make_mini_widerface: error: --out {args.out} exists and is not a folder", file=sys.stderr)
+        return 1
     try:
         from mini_widerface import generate, summary
 

@@ -25,7 +25,7 @@ EVENTS = [("0--Parade", "0_Parade_marchingband_1_"), ("0--Parade", "0_Parade_Par
 # from 10 px on are kept in hard, 96-100 % from 30 px on in medium, 97-100 % from 50 px on in easy; invalid
 # faces are kept in none.  We use the thresholds as exact rules.
 SETTING_MIN_HEIGHT = {"hard": 10, "medium": 30, "easy": 50}
-ZERO_FACE_IMAGES = 2          # per split (the official files contain images without faces)
+ZERO_FACE_IMAGES = 2          # per split, 1 per 10 images at most (the official files contain images without faces)
 JPEG_QUALITY = (82, 95)
 META_NAME = "mini_widerface_meta.json"
 
@@ -297,7 +297,8 @@ def plan(seed, num_train, num_val):
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     used, specs = set(), {"train": [], "val": []}
     for split, n in (("train", num_train), ("val", num_val)):
-        zero_at = set(rng.choice(n, size=min(ZERO_FACE_IMAGES, n), replace=False).tolist()) if n > 2 else set()
+        n_zero = min(ZERO_FACE_IMAGES, n // 10)
+        zero_at = set(rng.choice(n, size=n_zero, replace=False).tolist()) if n_zero else set()
         for i in range(n):
             event, prefix = EVENTS[(i + (0 if split == "train" else 3)) % len(EVENTS)]
             while True:

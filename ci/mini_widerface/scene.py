@@ -235,9 +235,18 @@ def random_crop(rng, img, aspect, min_frac=0.35):
     return img[:ch, :cw]
 
 
+# natural colours for the grey photographs (a lawn is green, bricks are red, ...): RGB gain, strength drawn
+GREY_TINTS = {"grass.png": (0.72, 0.95, 0.55), "gravel.png": (1.0, 0.92, 0.78), "brick.png": (1.0, 0.72, 0.6),
+              "moon.png": (0.95, 0.95, 0.92), "text.png": (0.9, 0.95, 0.9), "page.png": (1.0, 0.98, 0.92),
+              "clock_motion.png": (1.0, 0.97, 0.9)}
+
+
 def texture_fill(rng, name, W, H, zoom):
-    """Fill W x H with a photograph at ``zoom`` (mirror-tiled where the photo is too small)."""
+    """Fill W x H with one crop of a photograph at ``zoom`` or more (grey photographs get a natural tint)."""
     img = assets.background(name)
+    if name in GREY_TINTS:
+        k = rng.uniform(0.3, 1.0)
+        img = img * (1 - k + k * np.array(GREY_TINTS[name], np.float32))
     if rng.random() < 0.5:
         img = img[:, ::-1]
     h, w = img.shape[:2]
