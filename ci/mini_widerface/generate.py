@@ -11,7 +11,7 @@ import time
 import cv2
 import numpy as np
 
-from . import assets, formats, matv5, scene
+from . import assets, formats, scene
 
 # (event folder, image stem prefix) in the style of the real WIDER FACE names
 EVENTS = [("0--Parade", "0_Parade_marchingband_1_"), ("0--Parade", "0_Parade_Parade_0_"),

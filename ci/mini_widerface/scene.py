@@ -365,7 +365,8 @@ def draw_person(canvas, owner, face: Face, rng, tone, grain_src):
     skin = (tone if tone is not None else np.full(3, 0.8, np.float32)) * rng.uniform(0.45, 0.6)
     a = _soft_poly_alpha(shp, neck - o, max(0.5, 0.03 * fh))
     under_chin = 0.65 + 0.35 * np.clip((yy + y0 - chin[1]) / (0.3 * fh), 0, 1)   # shadow under the jaw
-    neck_shade = under_chin * (1 - 0.5 * np.minimum(((np.arange(shp[1])[None, :, None] + x0 - cx) / (0.26 * fw)) ** 2, 1))
+    across = (np.arange(shp[1], dtype=np.float32)[None, :, None] + x0 - cx) / (0.26 * fw)
+    neck_shade = under_chin * (1 - 0.5 * np.minimum(across * across, 1))
     roi[:] = roi * (1 - a[:, :, None]) + np.clip(skin * neck_shade * (0.9 + 0.1 * g), 0, 1) * a[:, :, None]
     owner[y0:y1, x0:x1][a > 0.5] = -3
     if rng.random() < 0.9:  # hair / head outline (some people are bald or wear nothing on the head)
