@@ -117,12 +117,20 @@ def _overlaps(box, boxes):
     return any(x1 < b[2] and b[0] < x2 and y1 < b[3] and b[1] < y2 for b in boxes)
 
 
-def _sample_face(rng, h, W, H, placed, cx=None, cy=None):
+def _person_box(box, H):
+    """Shoulders and body below a face box, down to the bottom of the image."""
+    x1, y1, x2, y2 = box
+    w = x2 - x1
+    return [x1 - 1.1 * w, y2, x2 + 1.1 * w, H]
+
+
+def _sample_face(rng, h, W, H, placed, cx=None, cy=None, bodies=None, upright=False):
     """A Face of box height ~h near (cx, cy) (anywhere if None) whose head does not overlap ``placed``
-    heads; None if there is no room."""
+    heads; with ``bodies`` (a list, updated) nobody's head may overlap anybody's body either, so no face
+    is hidden behind a person in front.  None if there is no room."""
     crop_h = assets.FACE_BOX[3] - assets.FACE_BOX[1]
-    pose = 1 if rng.random() < 0.08 else 0
-    angle = (rng.choice([-1, 1]) * rng.uniform(28, 55)) if pose else rng.normal(0, 6)
+    pose = 0 if upright else int(rng.random() < 0.08)
+    angle = rng.normal(0, 5) if upright else (rng.choice([-1, 1]) * rng.uniform(28, 55)) if pose else rng.normal(0, 6)
     face = scene.Face(lfw_index=int(rng.integers(100)), flip=bool(rng.random() < 0.5),
                       angle=float(angle), scale=h / crop_h, center=np.zeros(2), pose=pose)
     for k in range(30):
@@ -134,19 +142,29 @@ def _sample_face(rng, h, W, H, placed, cx=None, cy=None):
         box = scene.face_box_in_image(face)
         if box[0] < 1 or box[1] < 1 or box[2] > W - 1 or box[3] > H - 1:
             continue
-        if not _overlaps(_head_box(box), placed):
-            return face
+        head = _head_box(box)
+        if _overlaps(head, placed):
+            continue
+        if bodies is not None:
+            body = _person_box(box, H)
+            if _overlaps(head, bodies) or _overlaps(body, placed):
+                continue
+            bodies.append(body)
+        return face
     return None
 
 
-def _render_people(canvas, owner, faces, rng, grayscale, min_body=8):
-    """People back to front (small = far first): shoulders, neck and hair, then the face on top."""
+def _render_people(canvas, owner, faces, rng, grayscale, min_body=8, after_face=None):
+    """People back to front (small = far first): shoulders, neck and hair, then the face on top (then
+    ``after_face(i, face)``, e.g. its mask, before anybody in front is drawn)."""
     for i in sorted(range(len(faces)), key=lambda k: faces[k].scale):
         f = faces[i]
         tone = None if grayscale else scene.skin_tone(rng)
         if f.scale * (assets.FACE_BOX[3] - assets.FACE_BOX[1]) >= min_body:
             scene.draw_person(canvas, owner, f, rng, tone, assets.WALLS[rng.integers(len(assets.WALLS))])
         scene.render_face(canvas, owner, f, i, rng, tone)
+        if after_face is not None:
+            after_face(i, f)
 
 
 def render_wider_image(seed_seq, spec):
@@ -268,21 +286,22 @@ def render_facemask_image(seed_seq, index):
     n = int(rng.integers(1, 5))
     heights = sorted([math.exp(rng.uniform(math.log(24), math.log(min(160, 0.8 * H)))) for _ in range(n)],
                      reverse=True)
-    faces, placed = [], []
-    for h in heights:
-        f = _sample_face(rng, h, W, H, placed)
+    faces, placed, bodies = [], [], []
+    for h in heights:   # like the Kaggle photographs: every annotated face is fully visible
+        f = _sample_face(rng, h, W, H, placed, bodies=bodies, upright=True)
         if f is None:
             continue
-        f.angle = float(rng.normal(0, 5))
-        f.pose = 0
         placed.append(_head_box(scene.face_box_in_image(f)))
         faces.append(f)
+    classes = [str(rng.choice(MASK_CLASSES, p=[0.6, 0.25, 0.15])) for _ in faces]
+
+    def mask(i, f):
+        if classes[i] != "without_mask":
+            draw_mask(canvas, f, rng, incorrect=(classes[i] == "mask_weared_incorrect"))
+
+    _render_people(canvas, owner, faces, rng, False, after_face=mask)
     objects = []
-    _render_people(canvas, owner, faces, rng, False)
-    for i, f in enumerate(faces):
-        cls = str(rng.choice(MASK_CLASSES, p=[0.6, 0.25, 0.15]))
-        if cls != "without_mask":
-            draw_mask(canvas, f, rng, incorrect=(cls == "mask_weared_incorrect"))
+    for f, cls in zip(faces, classes):
         b = [int(math.floor(v + 0.5)) for v in f.box]
         objects.append({"name": cls, "bndbox": b, "box_float": _round(f.box), "lfw_index": f.lfw_index,
                         "flip": f.flip, "angle": f.angle, "scale": f.scale, "center": [float(v) for v in f.center]})
