@@ -262,7 +262,8 @@ def draw_mask(canvas, face, rng, incorrect):
     # the face's broad shading (not its features) shows on the fabric
     shade = cv2.GaussianBlur(roi.mean(axis=2), (0, 0), max(1.0, 2.5 * face.scale))[:, :, None]
     color = MASK_COLORS[rng.integers(len(MASK_COLORS))]
-    fabric = color * (0.55 + 0.6 * shade)
+    record = {"polygon": [_round(p) for p in pts], "color": _round(color)}
+    fabric = color * (0.7 + 0.45 * shade)
     # horizontal pleats of a surgical mask
     yy = (np.arange(y1 - y0, dtype=np.float32)[:, None, None] + y0 - pts[:, 1].min()) / max(1.0, face.scale)
     fabric = fabric * (1 - 0.08 * (np.sin(yy * 2.2) > 0.6))
@@ -275,6 +276,7 @@ def draw_mask(canvas, face, rng, incorrect):
             q = scene.apply(M, [[24.7 if side == 0 else 0.3, 9.0]])[0]
         cv2.line(canvas, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), tuple(float(c) for c in color * 0.9),
                  max(1, int(face.scale * 0.25)), cv2.LINE_AA)
+    return record
 
 
 def render_facemask_image(seed_seq, index):
@@ -294,17 +296,19 @@ def render_facemask_image(seed_seq, index):
         placed.append(_head_box(scene.face_box_in_image(f)))
         faces.append(f)
     classes = [str(rng.choice(MASK_CLASSES, p=[0.6, 0.25, 0.15])) for _ in faces]
+    masks = [None] * len(faces)
 
     def mask(i, f):
         if classes[i] != "without_mask":
-            draw_mask(canvas, f, rng, incorrect=(classes[i] == "mask_weared_incorrect"))
+            masks[i] = draw_mask(canvas, f, rng, incorrect=(classes[i] == "mask_weared_incorrect"))
 
     _render_people(canvas, owner, faces, rng, False, after_face=mask)
     objects = []
-    for f, cls in zip(faces, classes):
+    for f, cls, m in zip(faces, classes, masks):
         b = [int(math.floor(v + 0.5)) for v in f.box]
         objects.append({"name": cls, "bndbox": b, "box_float": _round(f.box), "lfw_index": f.lfw_index,
-                        "flip": f.flip, "angle": f.angle, "scale": f.scale, "center": [float(v) for v in f.center]})
+                        "flip": f.flip, "angle": f.angle, "scale": f.scale, "center": [float(v) for v in f.center],
+                        "landmarks_float": [_round(p) for p in f.landmarks], "mask": m})
     bgr = scene.camera_finish(rng, canvas, False)
     name = f"maksssksksss{index}"
     return bgr, {"filename": name + ".png", "width": W, "height": H, "objects": objects}
