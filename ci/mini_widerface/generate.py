@@ -72,6 +72,8 @@ def _layout(rng, W, H):
             lines.append((y, h))
             y += h * rng.uniform(1.1, 1.8)
             h *= growth
+        if not lines:
+            return
         per_row = max(1, -(-cap // len(lines)))
         for y, h in lines:
             step = max(h * gap * rng.uniform(0.9, 1.2), W / (per_row / keep + 0.5))
