@@ -53,7 +53,7 @@ def build_train_graph(params, args, start_step):
     size = ip["image_size"]
     pipeline = Pipeline(shards, ip["batch_size"], size, is_training=True, augmentation=ip.get("augmentation", True),
                         shuffle_buffer_size=ip["shuffle_buffer_size"], num_parallel_calls=ip["num_parallel_calls"],
-                        seed=args.seed + start_step)
+                        seed=args.seed + start_step, num_workers=args.num_workers, worker_index=args.worker_index)
     batch = pipeline.get_batch()
     detector = Detector(batch["images"], cfg, is_training=True)
     losses = detector.loss(batch, mp)
@@ -105,6 +105,12 @@ def run(args):
     if args.no_augmentation:
         ip["augmentation"] = False
     os.makedirs(args.output_path, exist_ok=True)
+    from src.device import npu_rank_size
+
+    args.num_workers, args.worker_index = 1, 0
+    if args.device == "npu" and npu_rank_size() > 1:
+        args.num_workers, args.worker_index = npu_rank_size(), int(os.environ.get("RANK_ID", "0"))
+    is_chief = args.worker_index == 0
 
     start_step = 0
     latest = tf.train.latest_checkpoint(args.output_path)
@@ -115,8 +121,9 @@ def run(args):
                                   % (latest, stored, params["model_config"]))
         start_step = int(tf.train.load_variable(latest, "global_step"))
         print("resuming from %s (step %d)" % (latest, start_step), flush=True)
-    with open(os.path.join(args.output_path, "config.json"), "w") as f:
-        json.dump({k: v for k, v in params.items()}, f, indent=2)
+    if is_chief:
+        with open(os.path.join(args.output_path, "config.json"), "w") as f:
+            json.dump(params, f, indent=2)
 
     graph = tf.Graph()
     with graph.as_default():
@@ -137,12 +144,13 @@ def run(args):
             scaffold = tf.train.Scaffold(saver=tf.train.Saver(max_to_keep=5))
 
         hooks = [tf.train.StopAtStepHook(last_step=mp["num_steps"]), tf.train.NanTensorHook(t["total"])]
-        log_path = os.path.join(args.output_path, "train_log.jsonl")
+        log_path = os.path.join(args.output_path, "train_log.jsonl" if is_chief else
+                                "train_log_rank%d.jsonl" % args.worker_index)
         every = max(1, int(mp["log_step_count_steps"]))
         fetch = {k: t[k] for k in ("train_op", "total", "loc", "cls", "reg", "lr", "global_step")}
         config = session_config(args.device, args.precision_mode)
         with tf.train.MonitoredTrainingSession(
-                checkpoint_dir=args.output_path, scaffold=scaffold, hooks=hooks, config=config,
+                checkpoint_dir=args.output_path if is_chief else None, is_chief=is_chief, scaffold=scaffold, hooks=hooks, config=config,
                 save_checkpoint_steps=mp["save_checkpoints_steps"], save_summaries_steps=mp["save_summary_steps"],
                 log_step_count_steps=None) as sess, open(log_path, "a") as log:
             last = time.time()

@@ -45,7 +45,8 @@ class Pipeline(object):
     """Batches of {'images' [B,H,W,3] float RGB in [0,1], 'boxes' [B,max_n,4], 'num_boxes' [B], 'filenames' [B]}."""
 
     def __init__(self, filenames, batch_size, image_size, is_training=True, augmentation=True,
-                 shuffle_buffer_size=15000, num_parallel_calls=8, seed=None, repeat=True):
+                 shuffle_buffer_size=15000, num_parallel_calls=8, seed=None, repeat=True,
+                 num_workers=1, worker_index=0):
         if not filenames:
             raise DataError("no TFRecord files given")
         image_size = list(image_size)
@@ -60,6 +61,10 @@ class Pipeline(object):
             return image, boxes, tf.shape(boxes)[0], name
 
         ds = tf.data.Dataset.from_tensor_slices(tf.constant(filenames))
+        if num_workers > 1:  # data parallel: every worker reads its own subset of the shards
+            if len(filenames) < num_workers:
+                raise DataError("%d shards cannot be split over %d workers" % (len(filenames), num_workers))
+            ds = ds.shard(num_workers, worker_index)
         if is_training:
             ds = ds.shuffle(len(filenames), seed=seed)
         ds = ds.flat_map(tf.data.TFRecordDataset)
