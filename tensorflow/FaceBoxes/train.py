@@ -47,13 +47,16 @@ def build_train_graph(params, args, start_step):
 
     mp, ip, cfg = params["model_params"], params["input_pipeline_params"], params["model_config"]
     shards = find_shards(args.data_path)
-    tf.set_random_seed(args.seed + start_step)
+    # one graph seed for initialisers, the record order and the augmentation; the record order is made exact on
+    # resume by skipping (see Pipeline), the augmentation draws restart their random stream
+    tf.set_random_seed(args.seed)
     global_step = tf.train.get_or_create_global_step()
     add_model_config_variable(cfg)
     size = ip["image_size"]
     pipeline = Pipeline(shards, ip["batch_size"], size, is_training=True, augmentation=ip.get("augmentation", True),
                         shuffle_buffer_size=ip["shuffle_buffer_size"], num_parallel_calls=ip["num_parallel_calls"],
-                        seed=args.seed + start_step, num_workers=args.num_workers, worker_index=args.worker_index)
+                        seed=args.seed, num_workers=args.num_workers, worker_index=args.worker_index,
+                        skip=start_step * ip["batch_size"])
     batch = pipeline.get_batch()
     detector = Detector(batch["images"], cfg, is_training=True)
     losses = detector.loss(batch, mp)
@@ -121,6 +124,9 @@ def run(args):
                                   % (latest, stored, params["model_config"]))
         start_step = int(tf.train.load_variable(latest, "global_step"))
         print("resuming from %s (step %d)" % (latest, start_step), flush=True)
+        if start_step >= mp["num_steps"]:
+            print("checkpoint is already at step %d >= %d: nothing to train" % (start_step, mp["num_steps"]))
+            return 0
     if is_chief:
         with open(os.path.join(args.output_path, "config.json"), "w") as f:
             json.dump(params, f, indent=2)

@@ -62,13 +62,13 @@ class Predictor(object):
 
 def read_rgb(path):
     """Read an image file as RGB uint8; raises ValueError naming the file if it cannot be decoded."""
+    import os
+
     import cv2
 
+    if not os.path.isfile(path):
+        raise FileNotFoundError("%s: no such image file" % path)
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
-        import os
-
-        if not os.path.isfile(path):
-            raise FileNotFoundError("%s: no such image file" % path)
         raise ValueError("%s: cannot decode image (corrupt or unsupported format)" % path)
     return img[:, :, ::-1].copy()

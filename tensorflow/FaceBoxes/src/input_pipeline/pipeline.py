@@ -46,7 +46,7 @@ class Pipeline(object):
 
     def __init__(self, filenames, batch_size, image_size, is_training=True, augmentation=True,
                  shuffle_buffer_size=15000, num_parallel_calls=8, seed=None, repeat=True,
-                 num_workers=1, worker_index=0):
+                 num_workers=1, worker_index=0, skip=0):
         if not filenames:
             raise DataError("no TFRecord files given")
         image_size = list(image_size)
@@ -72,6 +72,10 @@ class Pipeline(object):
             ds = ds.shuffle(shuffle_buffer_size, seed=seed)
         if repeat:
             ds = ds.repeat()
+        if skip:
+            # resume: the record order is a function of the seed only, so skipping the records already consumed
+            # (before decoding, so it is cheap) continues the exact stream of an uninterrupted run
+            ds = ds.skip(skip)
         ds = ds.map(process, num_parallel_calls=num_parallel_calls)
         ds = ds.padded_batch(batch_size, padded_shapes=(image_size + [3], [None, 4], [], []),
                              drop_remainder=True)
