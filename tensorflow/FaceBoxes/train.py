@@ -33,7 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--init_checkpoint", default=None,
                    help="start from these weights (e.g. a converted checkpoint with the same architecture)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "npu"])
-    p.add_argument("--precision_mode", default="allow_fp32_to_fp16", help="NPU precision mode")
+    p.add_argument("--precision_mode", default="allow_mix_precision",
+                   help="NPU precision mode (the Ascend port's test script uses allow_mix_precision)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 

@@ -8,9 +8,13 @@ class DeviceError(RuntimeError):
     pass
 
 
-def session_config(device="cpu", precision_mode="allow_fp32_to_fp16"):
-    """A tf.ConfigProto for cpu / gpu / npu (Ascend: NpuOptimizer custom op, precision_mode, remapping off)."""
+def session_config(device="cpu", precision_mode="allow_mix_precision", threads=None):
+    """A tf.ConfigProto for cpu / gpu / npu (Ascend: NpuOptimizer custom op, precision_mode, remapping off).
+    threads: intra- and inter-op thread count (default: TensorFlow's choice)."""
     config = tf.ConfigProto(allow_soft_placement=True)
+    if threads:
+        config.intra_op_parallelism_threads = threads
+        config.inter_op_parallelism_threads = threads
     if device == "cpu":
         config.device_count["GPU"] = 0
     elif device == "gpu":

@@ -34,7 +34,7 @@ class Predictor(object):
     """Detections from a checkpoint: ``Predictor(ckpt)(rgb_uint8) -> (N,5) [x1, y1, x2, y2, score]`` in pixels."""
 
     def __init__(self, checkpoint, score_threshold=DEFAULT_SCORE_THRESHOLD, iou_threshold=DEFAULT_IOU_THRESHOLD,
-                 max_boxes=DEFAULT_MAX_BOXES, resize_to=None, device="cpu"):
+                 max_boxes=DEFAULT_MAX_BOXES, resize_to=None, device="cpu", threads=None):
         from src.device import session_config
 
         self.prefix = resolve_checkpoint(checkpoint)
@@ -44,7 +44,7 @@ class Predictor(object):
             self.image_tensor, self.outputs, self.detector = build_inference_graph(
                 self.cfg, score_threshold, iou_threshold, max_boxes, resize_to)
             saver = tf.train.Saver([v for v in tf.global_variables() if v.op.name != "model_config"])
-            self.sess = tf.Session(config=session_config(device))
+            self.sess = tf.Session(config=session_config(device, threads=threads))
             saver.restore(self.sess, self.prefix)
 
     def __call__(self, image):
