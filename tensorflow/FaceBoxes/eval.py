@@ -85,7 +85,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="checkpoint prefix or model directory")
     p.add_argument("--data_path", default=None)
-    p.add_argument("--output_path", default="eval_output")
+    p.add_argument("--output_path", default=os.path.join("outputs", "eval"))
     p.add_argument("--gt_dir", default=None, help="folder with wider_{face,easy,medium,hard}_val.mat")
     p.add_argument("--image_size", type=int, default=None, help="resize to SxS (Ascend protocol); default native")
     p.add_argument("--score_threshold", type=float, default=0.05)

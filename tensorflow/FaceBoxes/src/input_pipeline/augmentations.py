@@ -14,9 +14,8 @@ def _ioa(boxes, window):
     return inter / tf.maximum(area, 1e-8)
 
 
-def crop_to_window(image, boxes, window, overlap_thresh=0.4):
-    """Crop the image to a normalised window; keep boxes with IoA >= overlap_thresh, in window coordinates."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+def crop_to_window(boxes, window, overlap_thresh=0.4):
+    """Boxes for a crop to the normalised window: keep those with IoA >= overlap_thresh, in window coordinates."""
     keep = _ioa(boxes, window) >= overlap_thresh
     boxes = tf.boolean_mask(boxes, keep)
     wh = tf.stack([window[2] - window[0], window[3] - window[1]])
@@ -38,7 +37,7 @@ def random_image_crop(image, boxes, probability=0.9, min_object_covered=0.9, asp
         b = tf.cast(begin[:2], tf.float32)
         s = tf.cast(size[:2], tf.float32)
         win = tf.concat([b / hw, (b + s) / hw], axis=0)
-        return cropped, crop_to_window(image, boxes, win, overlap_thresh)
+        return cropped, crop_to_window(boxes, win, overlap_thresh)
 
     return tf.cond(tf.random_uniform([]) < probability, crop, lambda: (image, boxes))
 
