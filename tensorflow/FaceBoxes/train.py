@@ -193,10 +193,21 @@ def main(argv=None):
     except Exception as e:  # TF runtime errors (e.g. a corrupt record) -> one line, no traceback
         import tensorflow as _tf
 
-        if isinstance(e, _tf.errors.OpError):
-            print("error: %s" % str(e.message).splitlines()[0], file=sys.stderr)
-            return 1
-        raise
+        if not isinstance(e, _tf.errors.OpError):
+            raise
+        lines = [ln.strip() for ln in str(e.message).splitlines()
+                 if ln.strip() and not ln.strip().startswith(("[[", "Graph execution error", "Original stack"))]
+        detail = lines[0] if lines else type(e).__name__
+        where = None
+        if args.data_path and os.path.isdir(args.data_path):
+            from src.input_pipeline.pipeline import diagnose_shards, find_shards
+
+            try:
+                where = diagnose_shards(find_shards(args.data_path))
+            except Exception:
+                where = None
+        print("error: %s" % (where or ("training failed: %s" % detail)), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,16 +25,31 @@ def _read_log(model):
         return [json.loads(x) for x in f]
 
 
-def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path):
+class _Result(object):
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_train(argv, capsys):
+    """train.main in this process (saves the interpreter + TensorFlow start-up of a subprocess)."""
+    import train
+
+    capsys.readouterr()
+    rc = train.main(argv)
+    out = capsys.readouterr()
+    return _Result(rc, out.out, out.err)
+
+
+def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path, capsys):
     from src.tf_compat import tf
 
     def args(model, steps):
-        return ["train.py", "--data_path", shards, "--output_path", model, "--batch_size", "2", "--image_size",
+        return ["--data_path", shards, "--output_path", model, "--batch_size", "2", "--image_size",
                 "128", "--shuffle_buffer_size", "4", "--save_checkpoints_steps", "2", "--log_step_count_steps", "1",
                 "--no_augmentation", "--steps", str(steps)]
 
     part = str(tmp_path / "part")
-    r = run_py(args(part, 2))
+    r = run_train(args(part, 2), capsys)
     assert r.returncode == 0, r.stderr[-2000:]
     log = _read_log(part)
     assert [x["step"] for x in log] == [1, 2]
@@ -45,7 +60,7 @@ def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path):
     assert "conv1/weights/Momentum" in names and "model_config" in names
 
     # resume: continues at step 3 from the step-2 checkpoint
-    r = run_py(args(part, 4))
+    r = run_train(args(part, 4), capsys)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming from" in r.stdout and "(step 2)" in r.stdout
     log = _read_log(part)
@@ -56,7 +71,7 @@ def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path):
 
     # exact resume: 2 + 2 steps equal 4 uninterrupted steps (weights, BN statistics, momentum, losses)
     ref = str(tmp_path / "ref")
-    r = run_py(args(ref, 4))
+    r = run_train(args(ref, 4), capsys)
     assert r.returncode == 0, r.stderr[-2000:]
     ref4 = tf.train.latest_checkpoint(ref)
     for name in ("conv1/weights", "conv1/batch_norm/moving_mean", "conv2/weights/Momentum",
@@ -66,20 +81,20 @@ def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path):
     assert [x["loss"] for x in _read_log(part)] == pytest.approx([x["loss"] for x in _read_log(ref)], rel=1e-4)
 
     # a run to a step already reached does nothing
-    r = run_py(args(part, 4))
+    r = run_train(args(part, 4), capsys)
     assert r.returncode == 0 and "nothing to train" in r.stdout and len(_read_log(part)) == 4
 
 
-def test_resume_refuses_other_architecture(shards, tmp_path):
+def test_resume_refuses_other_architecture(shards, tmp_path, capsys):
     model = str(tmp_path / "model")
     cfg = json.load(open(os.path.join(MODEL_DIR, "config.json")))
-    args = ["train.py", "--data_path", shards, "--output_path", model, "--batch_size", "2", "--image_size", "128",
+    args = ["--data_path", shards, "--output_path", model, "--batch_size", "2", "--image_size", "128",
             "--steps", "1", "--shuffle_buffer_size", "4"]
-    assert run_py(args).returncode == 0
+    assert run_train(args, capsys).returncode == 0
     cfg["architecture"] = {"preset": "pytorch"}
     other = tmp_path / "cfg.json"
     other.write_text(json.dumps(cfg))
-    r = run_py(args[:-4] + ["--steps", "2", "--config", str(other)])
+    r = run_train(args[:-4] + ["--steps", "2", "--config", str(other)], capsys)
     assert r.returncode == 1 and "model configuration" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -178,3 +193,17 @@ def test_npu_device_without_npu_bridge_is_a_clear_error(shards, tmp_path):
     r = run_py(["train.py", "--data_path", shards, "--output_path", str(tmp_path / "m"), "--device", "npu",
                 "--steps", "1"])
     assert r.returncode == 1 and "npu_bridge" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_corrupt_record_in_shards_names_the_record(tmp_path, capsys):
+    from src.preparedata.create_tfrecords import make_example
+    from src.tf_compat import tf
+
+    shard = tmp_path / "shard-0000.tfrecords"
+    with tf.io.TFRecordWriter(str(shard)) as w:
+        for i in range(2):
+            w.write(make_example("ev/bad%d.jpg" % i, b"\xff\xd8garbage", [(0.1, 0.1, 0.5, 0.5)]).SerializeToString())
+    r = run_train(["--data_path", str(tmp_path), "--output_path", str(tmp_path / "m"), "--steps", "1",
+                   "--batch_size", "2", "--image_size", "128", "--shuffle_buffer_size", "2"], capsys)
+    assert r.returncode == 1
+    assert "shard-0000.tfrecords: record 0 (ev/bad0.jpg): undecodable image" in r.stderr

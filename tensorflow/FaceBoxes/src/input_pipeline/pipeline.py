@@ -86,3 +86,38 @@ class Pipeline(object):
         it = tf.data.make_one_shot_iterator(self.dataset)
         images, boxes, num_boxes, names = it.get_next()
         return {"images": images, "boxes": boxes, "num_boxes": num_boxes, "filenames": names}
+
+
+def diagnose_shards(filenames, limit=None):
+    """Find the first bad record (unparsable Example or undecodable image) in the shards, for an error message.
+
+    Returns 'SHARD: record K (FILENAME): what is wrong' or None if every record reads.
+    """
+    import io
+
+    from PIL import Image
+
+    seen = 0
+    for path in filenames:
+        try:
+            for k, rec in enumerate(tf.io.tf_record_iterator(path)):
+                seen += 1
+                if limit and seen > limit:
+                    return None
+                try:
+                    ex = tf.train.Example.FromString(rec)
+                    feat = ex.features.feature
+                    name = feat["filename"].bytes_list.value[0].decode("utf-8", "replace")
+                    data = feat["image"].bytes_list.value[0]
+                except Exception:
+                    return "%s: record %d is not a valid tf.train.Example with 'filename' and 'image'" % (path, k)
+                try:
+                    Image.open(io.BytesIO(data)).load()
+                except Exception as e:
+                    return "%s: record %d (%s): undecodable image (%s)" % (path, k, name, e)
+                coords = [list(feat[c].float_list.value) for c in ("ymin", "xmin", "ymax", "xmax")]
+                if len(set(len(c) for c in coords)) != 1:
+                    return "%s: record %d (%s): ymin/xmin/ymax/xmax have different lengths" % (path, k, name)
+        except tf.errors.DataLossError as e:
+            return "%s: corrupt TFRecord file (%s)" % (path, str(e).splitlines()[0])
+    return None
