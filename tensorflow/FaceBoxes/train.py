@@ -161,6 +161,7 @@ def run(args):
                 save_checkpoint_steps=mp["save_checkpoints_steps"], save_summaries_steps=mp["save_summary_steps"],
                 log_step_count_steps=None) as sess, open(log_path, "a") as log:
             last = time.time()
+            window = []
             while not sess.should_stop():
                 r = sess.run(fetch)
                 now = time.time()
@@ -172,10 +173,16 @@ def run(args):
                        "reg": float(r["reg"]), "lr": float(r["lr"]), "sec": dt}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
+                window.append(dt)
                 if step % every == 0 or step == 1:
-                    print("step %d: total_loss = %.4f (loc %.4f, cls %.4f, reg %.4f), lr = %g, %.3f s/step, "
-                          "%.2f images/s" % (step, rec["loss"], rec["loc"], rec["cls"], rec["reg"], rec["lr"], dt,
-                                             t["batch_size"] / max(dt, 1e-9)), flush=True)
+                    # the estimator's log line (loss = ..., step = ... (sec)), then the loss terms and the speed
+                    span = sum(window)
+                    print("loss = %.4f, step = %d (%.3f sec); localization %.4f, classification %.4f, "
+                          "regularization %.4f, lr %g, global_step/sec: %.3f, images/sec: %.2f"
+                          % (rec["loss"], step, span, rec["loc"], rec["cls"], rec["reg"], rec["lr"],
+                             len(window) / max(span, 1e-9), len(window) * t["batch_size"] / max(span, 1e-9)),
+                          flush=True)
+                    window = []
     return 0
 
 
