@@ -1,0 +1,1 @@
+"""FaceBoxes (TF1-style graph code against tensorflow.compat.v1)."""

@@ -1,0 +1,1 @@
+from src.input_pipeline.pipeline import Pipeline, find_shards  # noqa: F401

@@ -1,0 +1,1 @@
+"""WIDER FACE -> sharded TFRecords (``python -m src.preparedata ...``)."""

@@ -1,0 +1,133 @@
+"""Convert the official FaceBoxes.PyTorch weights (FaceBoxesProd.pth) into a TensorFlow checkpoint of this network.
+
+    python tools/convert_official.py --src ../../../shared/weights/faceboxes/FaceBoxesProd.pth \
+        --dst pretrained/faceboxes_prod.ckpt
+
+The checkpoint uses the ``pytorch`` architecture preset (symmetric padding, average-pool inception branch,
+BN eps 1e-5, BGR-mean preprocessing, paper anchors, no input padding, no box clipping) and stores that configuration,
+so demo.py / eval.py / export.py need no further flag. Conv kernels go OIHW -> HWIO; the box head's output channels
+are permuted from PyTorch's (x, y, w, h) to this code's (y, x, h, w) per anchor.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+# PyTorch module name -> TF scope
+_INCEPTION = {
+    "branch1x1": "conv_1x1_path1",
+    "branch1x1_2": "conv_1x1_path2",
+    "branch3x3_reduce": "conv_1x1_path3",
+    "branch3x3": "conv_3x3_path3",
+    "branch3x3_reduce_2": "conv_1x1_path4",
+    "branch3x3_2": "conv_3x3_path4",
+    "branch3x3_3": "conv_3x3_second_path4",
+}
+_BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+
+
+def map_state_dict(state):
+    """PyTorch state dict (numpy arrays) -> {tf variable name: array}. Raises ValueError on unknown/missing keys."""
+    out = {}
+    used = set()
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[-1] == "num_batches_tracked":
+            used.add(key)
+            continue
+        if parts[0] in ("loc", "conf"):
+            i, kind = int(parts[1]), parts[2]
+            scope = "prediction_layers/%s_%d" % ("box_encoding_predictor" if parts[0] == "loc" else "class_predictor", i)
+            if parts[0] == "loc":  # permute (x, y, w, h) -> (y, x, h, w) within every anchor
+                n = value.shape[0]
+                perm = np.arange(n).reshape(-1, 4)[:, [1, 0, 3, 2]].reshape(-1)
+                value = value[perm]
+            name = scope + ("/weights" if kind == "weight" else "/biases")
+        else:
+            if parts[0].startswith("inception"):
+                scope = parts[0] + "/" + _INCEPTION[parts[1]]
+                rest = parts[2:]
+            else:
+                scope = parts[0]
+                rest = parts[1:]
+            if rest[0] == "conv" and rest[1] == "weight":
+                name = scope + "/weights"
+            elif rest[0] == "bn" and rest[1] in _BN:
+                name = scope + "/batch_norm/" + _BN[rest[1]]
+            else:
+                raise ValueError("unexpected key %r in the PyTorch state dict" % key)
+        if value.ndim == 4:
+            value = value.transpose(2, 3, 1, 0)  # OIHW -> HWIO
+        out[name] = value.astype(np.float32)
+        used.add(key)
+    return out
+
+
+def load_pth(path):
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("error: reading a .pth file needs PyTorch (pip install torch, the CPU wheel is enough)")
+    if not os.path.isfile(path):
+        raise FileNotFoundError("%s: no such file" % path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError("%s: not a readable PyTorch checkpoint (%s)" % (path, str(e).splitlines()[0]))
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    return {k[len("module."):] if k.startswith("module.") else k: v.cpu().numpy() for k, v in state.items()}
+
+
+def convert(src, dst):
+    from src.checkpoint_utils import add_model_config_variable
+    from src.config import model_config
+    from src.detector import Detector
+    from src.tf_compat import tf
+
+    cfg = model_config("pytorch")
+    values = map_state_dict(load_pth(src))
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [None, None, None, 3])
+        Detector(images, cfg, is_training=False)
+        add_model_config_variable(cfg)
+        variables = {v.op.name: v for v in tf.global_variables() if v.op.name != "model_config"}
+        missing = sorted(set(variables) - set(values))
+        unexpected = sorted(set(values) - set(variables))
+        if missing or unexpected:
+            raise ValueError("%s: state dict does not fit the network (missing %s, unexpected %s)"
+                             % (src, missing[:5], unexpected[:5]))
+        for name, var in variables.items():
+            if tuple(var.shape.as_list()) != values[name].shape:
+                raise ValueError("%s: shape mismatch for %s: %s vs %s"
+                                 % (src, name, values[name].shape, var.shape.as_list()))
+        assigns = [tf.assign(var, values[name]) for name, var in variables.items()]
+        saver = tf.train.Saver(tf.global_variables())
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(assigns)
+            os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+            saver.save(sess, dst, write_meta_graph=False)
+    n = sum(v.size for v in values.values())
+    print("converted %d tensors (%d values) from %s into %s" % (len(values), n, src, dst))
+    return dst
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--src", required=True, help="FaceBoxesProd.pth (FaceBoxes.PyTorch state dict)")
+    p.add_argument("--dst", required=True, help="output checkpoint prefix, e.g. pretrained/faceboxes_prod.ckpt")
+    args = p.parse_args(argv)
+    try:
+        convert(args.src, args.dst)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
