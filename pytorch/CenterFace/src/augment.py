@@ -102,7 +102,7 @@ def color_aug(rng, image, var=0.4, alphastd=0.1):
     gs_mean = gs.mean()
 
     def brightness():
-        image *= 1 + rng.uniform(low=-var, high=var)
+        image[...] *= 1 + rng.uniform(low=-var, high=var)
 
     def contrast():
         _blend(1 + rng.uniform(low=-var, high=var), image, gs_mean)
