@@ -274,17 +274,24 @@ def main(argv=None):
     return 0
 
 
+def one_line(e):
+    """The user-facing line of an error; errors raised in DataLoader workers arrive wrapped with a traceback."""
+    lines = [m.strip() for m in str(e).strip().splitlines() if m.strip()]
+    tagged = [m for m in lines if m.startswith(("src.dataset.DataError:", "DataError:"))]
+    if tagged:
+        return tagged[-1].split("DataError:", 1)[1].strip()
+    return lines[0] if lines else e.__class__.__name__
+
+
 def cli():
     try:
         sys.exit(main())
     except (DataError, CheckpointError, SetupError, FloatingPointError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         sys.exit(2)
-    except RuntimeError as e:  # errors raised inside DataLoader workers arrive re-wrapped
-        msg = str(e).strip().splitlines()
-        data_lines = [m for m in msg if "DataError:" in m]
-        if data_lines:
-            print(f"error: {data_lines[-1].split('DataError:', 1)[1].strip()}", file=sys.stderr)
+    except RuntimeError as e:  # a DataError re-raised by a worker under another type
+        if "DataError:" in str(e):
+            print(f"error: {one_line(e)}", file=sys.stderr)
             sys.exit(2)
         raise
 
