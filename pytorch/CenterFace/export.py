@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from src.checkpoint import CheckpointError, load_model
-from src.model import ExportWrapper
+from src.model import ExportWrapper, fuse_bn
 
 OUTPUT_NAMES = ["hm", "wh", "hm_offset", "landmarks"]
 
 
 def export_onnx(model, path, height=480, width=640, opset=17, dynamic=True):
-    wrapper = ExportWrapper(model.eval())
+    wrapper = ExportWrapper(fuse_bn(model.eval()))
     x = torch.zeros(1, 3, height, width)
     axes = {"input": {0: "B", 2: "H", 3: "W"}}
     axes.update({n: {0: "B", 2: "h", 3: "w"} for n in OUTPUT_NAMES})

@@ -58,6 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--max_images", type=int, default=0, help="use only the first N training images")
     p.add_argument("--no_val", action="store_true")
     p.add_argument("--no_color_aug", action="store_true")
+    p.add_argument("--no_augment", action="store_true",
+                   help="train on the plain letterbox (no DAS / crop / flip / colour), e.g. for overfit checks")
     p.add_argument("--seed", type=int, default=317)
     p.add_argument("--print_iter", type=int, default=0, help="log every N steps (0: tqdm bar only)")
     p.add_argument("--summary_json", help="write {steps, loss_first, loss_last, sec_per_step, params} here")
@@ -151,8 +153,9 @@ def main(argv=None):
     cfg["input_size"] = args.input_size
 
     tr_json, tr_dir = resolve_annotations(args.data_path, "train", args.output_path)
-    train_ds = WiderFaceCOCO(tr_json, tr_dir, args.input_size, train=True, input_format=cfg["input_format"],
-                             convention=cfg["convention"], color_aug=not args.no_color_aug, seed=args.seed)
+    train_ds = WiderFaceCOCO(tr_json, tr_dir, args.input_size, train=not args.no_augment,
+                             input_format=cfg["input_format"], convention=cfg["convention"],
+                             color_aug=not args.no_color_aug, seed=args.seed)
     if args.max_images:
         train_ds.images = train_ds.images[:args.max_images]
     if len(train_ds) < args.batch_size * info["world"]:

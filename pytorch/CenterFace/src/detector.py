@@ -3,6 +3,7 @@ import numpy as np
 import torch
 
 from .decode import decode
+from .model import fuse_bn
 from .transforms import preprocess, to_image_coords
 
 # per-convention defaults: (score threshold for drawing, NMS IoU, score threshold for WIDER evaluation)
@@ -13,8 +14,9 @@ DEFAULTS = {
 
 
 class Detector:
-    def __init__(self, model, cfg, device="cpu", resize=None, input_size=None):
-        self.model = model.to(device).eval()
+    def __init__(self, model, cfg, device="cpu", resize=None, input_size=None, fuse=True):
+        model = model.eval()
+        self.model = (fuse_bn(model) if fuse else model).to(device)
         self.cfg = cfg
         self.device = device
         self.resize = resize or cfg["test_resize"]

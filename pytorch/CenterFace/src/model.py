@@ -220,3 +220,44 @@ class ExportWrapper(nn.Module):
     def forward(self, x):
         out = self.model(x)
         return out["hm"], out["wh"], out["hm_offset"], out["landmarks"]
+
+
+def _fold_bn(conv, bn):
+    """Returns (weight, bias) of ``conv`` with the eval-mode ``bn`` that follows it folded in."""
+    s = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    b0 = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    w = conv.weight.detach()
+    if isinstance(conv, nn.ConvTranspose2d):  # weight [C_in, C_out/groups, k, k]
+        g = conv.groups
+        cin, cog = w.shape[0], w.shape[1]
+        w = (w.reshape(g, cin // g, cog, *w.shape[2:]) * s.reshape(g, 1, cog, 1, 1)).reshape(w.shape)
+    else:
+        w = w * s.reshape(-1, 1, 1, 1)
+    return w, (b0 - bn.running_mean) * s + bn.bias.detach()
+
+
+def _fused_conv(conv, bn):
+    w, b = _fold_bn(conv, bn)
+    new = copy.deepcopy(conv)
+    new.weight = nn.Parameter(w)
+    new.bias = nn.Parameter(b)
+    return new
+
+
+def fuse_bn(model):
+    """An inference copy of ``model`` with every BatchNorm folded into the preceding (de)convolution."""
+    m = copy.deepcopy(model).eval()
+    for mod in m.modules():
+        if isinstance(mod, nn.Sequential):
+            items = list(mod)
+            for i in range(len(items) - 1):
+                if isinstance(items[i], nn.Conv2d) and isinstance(items[i + 1], nn.BatchNorm2d):
+                    mod[i] = _fused_conv(items[i], items[i + 1])
+                    mod[i + 1] = nn.Identity()
+        elif isinstance(mod, (ConvBNReLU, DeconvBNReLU)):
+            mod.conv = _fused_conv(mod.conv, mod.bn)
+            mod.bn = nn.Identity()
+        elif isinstance(mod, Head):
+            mod.feat = _fused_conv(mod.feat, mod.feat_bn)
+            mod.feat_bn = nn.Identity()
+    return m

@@ -77,3 +77,28 @@ def test_pseudo_gt_consensus_faces(official_model, shared):
             assert best >= 0.7, (fname, face["box"], best)
             checked += 1
     assert checked >= 3
+
+
+def test_bn_folding_keeps_outputs(official_model):
+    from src.model import CenterFace, fuse_bn
+    x = torch.rand(1, 3, 96, 128) * 255
+    fused = fuse_bn(official_model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    with torch.no_grad():
+        a, b = official_model(x), fused(x)
+    for k in a:
+        assert (a[k] - b[k]).abs().max().item() <= 1e-4, k
+    torch.manual_seed(0)
+    m = CenterFace("chenjun2hao")
+    for bn in m.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.data.uniform_(0.5, 2)
+            bn.bias.data.uniform_(-1, 1)
+    m.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = m(x), fuse_bn(m)(x)
+    for k in a:
+        assert (a[k] - b[k]).abs().max().item() <= 1e-4, k

@@ -1,0 +1,101 @@
+"""CenterFace benchmarks on this machine.
+
+    .venv/bin/python ci/bench/bench_centerface.py infer [--runs 30]
+        official weights at 640x480: PyTorch (converted checkpoint, eval mode) vs onnxruntime running the original
+        centerface.onnx (initializers removed from the graph inputs, full graph optimisation: the fair baseline of
+        weights/README.md); interleaved runs, median ms, and the ratio PyTorch / onnxruntime.
+    .venv/bin/python ci/bench/bench_centerface.py train [--size 800 --batch 8 --steps 4 --nproc 1]
+        training images/s through train.py on the mini WIDER FACE (full augmentation, 2 loader workers per process);
+        --nproc 2 runs torchrun with 2 gloo processes (batch per process = --batch / 2, 1 thread each).
+
+Results are appended as json lines to ci/output/bench_centerface.jsonl.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+MODEL = os.path.join(REPO, "pytorch", "CenterFace")
+sys.path.insert(0, MODEL)
+
+
+def record(res):
+    os.makedirs(os.path.join(REPO, "ci", "output"), exist_ok=True)
+    with open(os.path.join(REPO, "ci", "output", "bench_centerface.jsonl"), "a") as f:
+        f.write(json.dumps(res) + "\n")
+    print(json.dumps(res))
+
+
+def bench_infer(a):
+    import numpy as np
+    import torch
+    from src.convert_onnx import convert_official_onnx, ort_session
+    from src.paths import official_onnx
+    torch.set_num_threads(a.threads)
+    model, _ = convert_official_onnx(official_onnx())
+    sess = ort_session(official_onnx(), drop_initializer_inputs=True, threads=a.threads, optimize=True)
+    x = np.random.RandomState(0).rand(1, 3, 480, 640).astype(np.float32) * 255
+    xt = torch.from_numpy(x)
+    t_pt, t_ort = [], []
+    with torch.inference_mode():
+        for i in range(a.warmup + a.runs):
+            t = time.perf_counter()
+            model(xt)
+            d1 = time.perf_counter() - t
+            t = time.perf_counter()
+            sess.run(None, {"input.1": x})
+            d2 = time.perf_counter() - t
+            if i >= a.warmup:
+                t_pt.append(d1 * 1000)
+                t_ort.append(d2 * 1000)
+    res = {"bench": "infer_640x480_official", "threads": a.threads, "runs": a.runs,
+           "pytorch_ms": round(statistics.median(t_pt), 2), "onnxruntime_ms": round(statistics.median(t_ort), 2)}
+    res["ratio_pytorch_over_ort"] = round(res["pytorch_ms"] / res["onnxruntime_ms"], 3)
+    record(res)
+
+
+def bench_train(a):
+    data = a.data or os.environ.get("ZOO_MINI_DATA") or os.path.join(REPO, "ci", "data", "mini_widerface")
+    out = tempfile.mkdtemp(prefix="bench_cf_")
+    summ = os.path.join(out, "s.json")
+    per = a.batch // a.nproc
+    cmd = ["train.py", "--data_path", data, "--output_path", out, "--input_size", str(a.size), "--batch_size",
+           str(per), "--num_epochs", "1", "--max_steps", str(a.steps), "--no_val", "--num_workers", "2",
+           "--summary_json", summ]
+    env = dict(os.environ)
+    if a.nproc > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={a.nproc}"] + cmd
+        env["OMP_NUM_THREADS"] = str(max(1, a.threads // a.nproc))
+    else:
+        cmd = [sys.executable] + cmd
+    subprocess.run(cmd, cwd=MODEL, check=True, env=env, stdout=subprocess.DEVNULL)
+    s = json.load(open(summ))
+    res = {"bench": "train", "size": a.size, "global_batch": per * a.nproc, "nproc": a.nproc, "steps": s["steps"],
+           "sec_per_step": round(s["sec_per_step"], 3),
+           "images_per_s": round(per * a.nproc / s["sec_per_step"], 3)}
+    record(res)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["infer", "train"])
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--size", type=int, default=800)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--nproc", type=int, default=1)
+    p.add_argument("--data")
+    a = p.parse_args()
+    bench_infer(a) if a.what == "infer" else bench_train(a)
+
+
+if __name__ == "__main__":
+    main()
