@@ -96,10 +96,10 @@ class MobileNetV2(nn.Module):
 
 
 class ConvBNReLU(nn.Module):
-    def __init__(self, cin, cout, k=1, eps=1e-5):
+    def __init__(self, cin, cout, k=1, eps=1e-3, momentum=0.1):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, 1, k // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=eps)
+        self.bn = nn.BatchNorm2d(cout, eps=eps, momentum=momentum)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -137,7 +137,8 @@ class DeconvBNReLU(nn.Module):
 
 
 class IDAUpNeck(nn.Module):
-    """x = lat3(f32); then for i = 2, 1, 0: x = up_i(x) + lat_i(f_i). Output: C channels at stride 4."""
+    """x = lat3(f32); then for i = 2, 1, 0: x = up_i(x) + lat_i(f_i). Output: C channels at stride 4.
+    Lateral and up BatchNorms use eps 1e-3 (the reference's MobileNetUp / IDAUp)."""
 
     def __init__(self, ch, depthwise):
         super().__init__()
@@ -155,7 +156,7 @@ class Head(nn.Module):
     def __init__(self, ch):
         super().__init__()
         self.feat = nn.Conv2d(ch, ch, 3, 1, 1, bias=False)
-        self.feat_bn = nn.BatchNorm2d(ch)
+        self.feat_bn = nn.BatchNorm2d(ch, eps=1e-5, momentum=0.01)
         self.relu = nn.ReLU(inplace=True)
         self.pos_conv = nn.Conv2d(ch, 1, 1)
         self.reg_conv = nn.Conv2d(ch, 2, 1)
@@ -178,6 +179,23 @@ class CenterFace(nn.Module):
         self.backbone = MobileNetV2(self.cfg["activation"])
         self.neck = IDAUpNeck(self.cfg["head_conv"], self.cfg["deconv"] == "depthwise")
         self.head = Head(self.cfg["head_conv"])
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """The reference's initialisation: Kaiming-normal (fan_out) convolutions in the backbone and neck (the 3x3
+        head feature conv included), BN gamma 1 / beta 0, bilinear-filled deconvolutions, PyTorch-default 1x1 head
+        convolutions (no -2.19 heatmap bias)."""
+        heads = {self.head.pos_conv, self.head.reg_conv, self.head.off_conv, self.head.lm_conv}
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d) and m not in heads:
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.ConvTranspose2d):
+                _bilinear_fill(m.weight)
 
     def forward(self, x):
         return self.head(self.neck(self.backbone(x)))
