@@ -44,3 +44,28 @@ def build(root, n_train=4, n_val=3, seed=0, size=(192, 256)):
         with open(os.path.join(root, split, "label.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
     return root
+
+
+def write_val_ground_truth(root):
+    """DATA/ground_truth/wider_*_val.mat for the tiny val split (every face kept in every setting)."""
+    import widerface_eval as we
+    events, files, boxes = [], [], []
+    cur = None
+    for line in open(os.path.join(root, "val", "label.txt")):
+        line = line.strip()
+        if line.startswith("#"):
+            ev, name = line[1:].strip().split("/")
+            if ev not in events:
+                events.append(ev)
+                files.append([])
+                boxes.append([])
+            e = events.index(ev)
+            files[e].append(os.path.splitext(name)[0])
+            boxes[e].append([])
+            cur = boxes[e][-1]
+        elif line:
+            cur.append([float(v) for v in line.split()[:4]])
+    boxes = [[np.array(b, np.float64).reshape(-1, 4) for b in ev] for ev in boxes]
+    keep = {s: [[np.arange(1, len(b) + 1) for b in ev] for ev in boxes] for s in ("easy", "medium", "hard")}
+    we.write_ground_truth(os.path.join(root, "ground_truth"), events, files, boxes, keep)
+    return os.path.join(root, "ground_truth")
