@@ -36,7 +36,7 @@ def init_device(kind):
         raise SetupError(f"unknown device {kind!r} (cpu | gpu | npu)")
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    return dev, {"world": world, "rank": rank, "local_rank": local, "distributed": world > 1}
+    return dev, {"world": world, "rank": rank, "local_rank": local, "distributed": world > 1, "device": dev}
 
 
 def is_main(info):
@@ -44,9 +44,16 @@ def is_main(info):
 
 
 def all_reduce_sum(t, info):
-    if info["distributed"]:
+    """Sums a small CPU tensor over all processes (nccl / hccl need it on the device, in float32)."""
+    if not info["distributed"]:
+        return t
+    dev = info["device"]
+    if dev.type == "cpu":
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t
+        return t
+    x = t.to(device=dev, dtype=torch.float32)
+    dist.all_reduce(x, op=dist.ReduceOp.SUM)
+    return x.cpu().to(t.dtype)
 
 
 class Amp:

@@ -111,3 +111,26 @@ def test_total_loss_weights():
     assert parts["off_loss"].item() == pytest.approx(off, rel=1e-5)
     assert parts["lm_loss"].item() == pytest.approx(lm, rel=1e-5)
     assert loss.item() == pytest.approx(parts["hm_loss"].item() + 0.1 * wh + off + 0.1 * lm, rel=1e-5)
+
+
+def test_pretrained_backbone_loaded_by_position():
+    from collections import OrderedDict
+
+    from src.model import CenterFace
+    m = CenterFace("chenjun2hao")
+    torch.manual_seed(0)
+    sd = OrderedDict()
+    for i, (k, v) in enumerate(m.backbone.state_dict().items()):
+        # torchvision-style names differ (features.1.conv.0.0 vs features.1.conv.0) but the order is the same
+        sd["features." + k.split("features.", 1)[1].replace("conv.", "conv.x.")] = (
+            v.clone() if "num_batches" in k else torch.randn_like(v.float()))
+    sd["features.18.0.weight"] = torch.randn(1280, 320, 1, 1)
+    sd["features.18.1.weight"] = torch.randn(1280)
+    sd["classifier.1.weight"] = torch.randn(1000, 1280)
+    assert m.load_imagenet_backbone(sd) == len([k for k in sd if "num_batches" not in k]) - 3
+    src = [v for k, v in sd.items() if "num_batches" not in k and "18." not in k and "classifier" not in k]
+    dst = [v for k, v in m.backbone.state_dict().items() if "num_batches" not in k]
+    assert all(torch.equal(a, b) for a, b in zip(src, dst))
+    bad = OrderedDict(list(sd.items())[:10])
+    with pytest.raises(ValueError, match="backbone tensors"):
+        m.load_imagenet_backbone(bad)
