@@ -152,7 +152,14 @@ def main(argv=None):
     cfg = get_config(args.variant)
     cfg["input_size"] = args.input_size
 
+    # the json conversion (first use of a WIDER layout) runs on rank 0 only; the other ranks then read its cache
+    if info["distributed"] and not is_main(info):
+        torch.distributed.barrier()
     tr_json, tr_dir = resolve_annotations(args.data_path, "train", args.output_path)
+    if not args.no_val:
+        va_json, va_dir = resolve_annotations(args.data_path, "val", args.output_path)
+    if info["distributed"] and is_main(info):
+        torch.distributed.barrier()
     train_ds = WiderFaceCOCO(tr_json, tr_dir, args.input_size, train=not args.no_augment,
                              input_format=cfg["input_format"], convention=cfg["convention"],
                              color_aug=not args.no_color_aug, seed=args.seed)
@@ -163,7 +170,6 @@ def main(argv=None):
                         f"({args.batch_size} x {info['world']}); lower --batch_size")
     val_ds = None
     if not args.no_val:
-        va_json, va_dir = resolve_annotations(args.data_path, "val", args.output_path)
         val_ds = WiderFaceCOCO(va_json, va_dir, args.input_size, train=False, input_format=cfg["input_format"],
                                convention=cfg["convention"])
 

@@ -98,7 +98,7 @@ def convert(label_txt, image_dir, out_json, read_sizes=True):
                             "keypoints": ["left_eye", "right_eye", "nose", "left_mouth", "right_mouth"],
                             "skeleton": []}]}
     os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
-    tmp = out_json + ".tmp"
+    tmp = f"{out_json}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         json.dump(coco, f)
     os.replace(tmp, out_json)
