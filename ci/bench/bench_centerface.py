@@ -1,9 +1,9 @@
 """CenterFace benchmarks on this machine.
 
     .venv/bin/python ci/bench/bench_centerface.py infer [--runs 30]
-        official weights at 640x480: PyTorch (converted checkpoint, eval mode) vs onnxruntime running the original
-        centerface.onnx (initializers removed from the graph inputs, full graph optimisation: the fair baseline of
-        weights/README.md); interleaved runs, median ms, and the ratio PyTorch / onnxruntime.
+        official weights at 640x480: PyTorch (converted checkpoint, BN folded; eager channels-last = the default
+        inference path, and TorchScript-frozen = --jit) vs onnxruntime running the original centerface.onnx (initializers removed from the graph inputs, full graph optimisation: the fair baseline of
+        weights/README.md); interleaved runs, median ms, and the ratios PyTorch / onnxruntime.
     .venv/bin/python ci/bench/bench_centerface.py train [--size 800 --batch 8 --steps 4 --nproc 1]
         training images/s through train.py on the mini WIDER FACE (full augmentation, 2 loader workers per process);
         --nproc 2 runs torchrun with 2 gloo processes (batch per process = --batch / 2, 1 thread each).
@@ -36,27 +36,31 @@ def bench_infer(a):
     import numpy as np
     import torch
     from src.convert_onnx import convert_official_onnx, ort_session
+    from src.model import fuse_bn, optimize_for_cpu
     from src.paths import official_onnx
     torch.set_num_threads(a.threads)
     model, _ = convert_official_onnx(official_onnx())
+    eager = fuse_bn(model).to(memory_format=torch.channels_last)  # Detector's default CPU path
+    jit = optimize_for_cpu(model)  # Detector(jit=True), eval.py / demo.py --jit
     sess = ort_session(official_onnx(), drop_initializer_inputs=True, threads=a.threads, optimize=True)
     x = np.random.RandomState(0).rand(1, 3, 480, 640).astype(np.float32) * 255
     xt = torch.from_numpy(x)
-    t_pt, t_ort = [], []
+    xc = xt.contiguous(memory_format=torch.channels_last)
+    times = {"pytorch_eager_ms": [], "pytorch_jit_ms": [], "onnxruntime_ms": []}
+    runs = [("pytorch_eager_ms", lambda: eager(xc)), ("pytorch_jit_ms", lambda: jit(xt)),
+            ("onnxruntime_ms", lambda: sess.run(None, {"input.1": x}))]
     with torch.inference_mode():
         for i in range(a.warmup + a.runs):
-            t = time.perf_counter()
-            model(xt)
-            d1 = time.perf_counter() - t
-            t = time.perf_counter()
-            sess.run(None, {"input.1": x})
-            d2 = time.perf_counter() - t
-            if i >= a.warmup:
-                t_pt.append(d1 * 1000)
-                t_ort.append(d2 * 1000)
+            for key, fn in runs:  # interleaved, so that load changes hit all three alike
+                t = time.perf_counter()
+                fn()
+                if i >= a.warmup:
+                    times[key].append((time.perf_counter() - t) * 1000)
     res = {"bench": "infer_640x480_official", "threads": a.threads, "runs": a.runs,
-           "pytorch_ms": round(statistics.median(t_pt), 2), "onnxruntime_ms": round(statistics.median(t_ort), 2)}
-    res["ratio_pytorch_over_ort"] = round(res["pytorch_ms"] / res["onnxruntime_ms"], 3)
+           "load_avg_1min": round(os.getloadavg()[0], 2)}
+    res.update({k: round(statistics.median(v), 2) for k, v in times.items()})
+    res["ratio_eager_over_ort"] = round(res["pytorch_eager_ms"] / res["onnxruntime_ms"], 3)
+    res["ratio_jit_over_ort"] = round(res["pytorch_jit_ms"] / res["onnxruntime_ms"], 3)
     record(res)
 
 

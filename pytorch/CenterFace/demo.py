@@ -39,13 +39,14 @@ def main(argv=None):
     p.add_argument("--nms", type=float, help="box NMS IoU (default: 0.3 for the official convention, none else)")
     p.add_argument("--resize", choices=["letterbox", "ceil32"], help="default: the checkpoint's")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "npu"])
+    p.add_argument("--jit", action="store_true", help="cpu: TorchScript freeze + oneDNN (faster; deprecated API)")
     a = p.parse_args(argv)
     try:
         img = read_image(a.image)
         dev, _ = init_device(a.device)
         model, cfg = load_model(a.checkpoint, dev)
         with torch.no_grad():
-            dets = Detector(model, cfg, dev, resize=a.resize).detect(img, a.score_threshold, a.nms)
+            dets = Detector(model, cfg, dev, resize=a.resize, jit=a.jit).detect(img, a.score_threshold, a.nms)
     except (DataError, CheckpointError, SetupError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

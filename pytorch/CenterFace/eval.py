@@ -39,6 +39,7 @@ def parse_args(argv=None):
     p.add_argument("--reference_iou", action="store_true",
                    help="evaluate at IoU 0.4 like the reference's evaluation.py (not the official protocol)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "npu"])
+    p.add_argument("--jit", action="store_true", help="cpu: TorchScript freeze + oneDNN (faster; deprecated API)")
     p.add_argument("--max_images", type=int, default=0, help="only the first N images (smoke tests)")
     a = p.parse_args(argv)
     if not a.data_path:
@@ -58,7 +59,7 @@ def run(args):
     img_root = os.path.join(args.data_path, "WIDER_val", "images")
     if not os.path.isdir(img_root):
         raise DataError(f"{img_root}: WIDER val image folder not found")
-    det = Detector(model, cfg, dev, resize=args.resize, input_size=args.input_size)
+    det = Detector(model, cfg, dev, resize=args.resize, input_size=args.input_size, jit=args.jit)
     d = DEFAULTS[cfg["convention"]]
     thr = d["eval_threshold"] if args.threshold is None else args.threshold
     nms = d["eval_nms"] if args.nms is None else args.nms

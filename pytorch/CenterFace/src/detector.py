@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from .decode import decode
-from .model import fuse_bn
+from .model import fuse_bn, optimize_for_cpu
 from .transforms import preprocess, to_image_coords
 
 # per-convention defaults: (score threshold for drawing, NMS IoU, score threshold for WIDER evaluation)
@@ -14,9 +14,20 @@ DEFAULTS = {
 
 
 class Detector:
-    def __init__(self, model, cfg, device="cpu", resize=None, input_size=None, fuse=True):
+    def __init__(self, model, cfg, device="cpu", resize=None, input_size=None, fuse=True, jit=False):
+        """``fuse``: fold BatchNorms (and use channels-last on CPU); ``jit`` (CPU only): TorchScript freeze +
+        oneDNN optimisation (faster, but TorchScript is deprecated)."""
         model = model.eval()
-        self.model = (fuse_bn(model) if fuse else model).to(device)
+        self.memory_format = torch.contiguous_format
+        if jit and torch.device(device).type == "cpu":
+            self.model = optimize_for_cpu(model.cpu())
+        elif fuse:
+            self.model = fuse_bn(model).to(device)
+            if torch.device(device).type == "cpu":
+                self.memory_format = torch.channels_last
+                self.model = self.model.to(memory_format=self.memory_format)
+        else:
+            self.model = model.to(device)
         self.cfg = cfg
         self.device = device
         self.resize = resize or cfg["test_resize"]
@@ -26,7 +37,7 @@ class Detector:
     @torch.no_grad()
     def raw(self, bgr):
         x, meta = preprocess(bgr, self.cfg["input_format"], self.resize, self.input_size)
-        out = self.model(torch.from_numpy(x)[None].to(self.device))
+        out = self.model(torch.from_numpy(x)[None].to(self.device).contiguous(memory_format=self.memory_format))
         return {k: v[0].float().cpu().numpy() for k, v in out.items()}, meta
 
     def detect(self, bgr, threshold=None, nms=None, top_k=200, use_default_nms=True):

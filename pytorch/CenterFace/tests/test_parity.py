@@ -88,6 +88,14 @@ def test_bn_folding_keeps_outputs(official_model):
         a, b = official_model(x), fused(x)
     for k in a:
         assert (a[k] - b[k]).abs().max().item() <= 1e-4, k
+    from src.model import optimize_for_cpu
+    jitted = optimize_for_cpu(official_model, (64, 64))
+    for hw in ((96, 128), (160, 96)):  # other sizes than the traced one
+        x = torch.rand(1, 3, *hw) * 255
+        with torch.no_grad():
+            a, b = official_model(x), jitted(x)
+        for k in a:
+            assert (a[k] - b[k]).abs().max().item() <= 1e-4, k
     torch.manual_seed(0)
     m = CenterFace("chenjun2hao")
     for bn in m.modules():
