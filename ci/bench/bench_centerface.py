@@ -2,8 +2,9 @@
 
     .venv/bin/python ci/bench/bench_centerface.py infer [--runs 30]
         official weights at 640x480: PyTorch (converted checkpoint, BN folded; eager channels-last = the default
-        inference path, and TorchScript-frozen = --jit) vs onnxruntime running the original centerface.onnx (initializers removed from the graph inputs, full graph optimisation: the fair baseline of
-        weights/README.md); interleaved runs, median ms, and the ratios PyTorch / onnxruntime.
+        inference path, and TorchScript-frozen = --jit) vs onnxruntime running the original centerface.onnx
+        (initializers removed from the graph inputs, full graph optimisation: the fair baseline of weights/README.md);
+        interleaved runs, median ms, and the ratios PyTorch / onnxruntime.
     .venv/bin/python ci/bench/bench_centerface.py train [--size 800 --batch 8 --steps 4 --nproc 1]
         training images/s through train.py on the mini WIDER FACE (full augmentation, 2 loader workers per process);
         --nproc 2 runs torchrun with 2 gloo processes (batch per process = --batch / 2, 1 thread each).

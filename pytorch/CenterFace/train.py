@@ -142,6 +142,13 @@ def val_loss(model, loader, crit, dev, amp, info):
     return {k: (sums[i] / max(sums[-1], 1)).item() for i, k in enumerate(LOSS_KEYS)}
 
 
+def load_weights(model, ck, path):
+    try:
+        model.load_state_dict(strip_module(ck["model"]))
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit this model: {str(e).splitlines()[0]}") from None
+
+
 def main(argv=None):
     args = parse_args(argv)
     dev, info = init_device(args.device)
@@ -177,14 +184,18 @@ def main(argv=None):
     if args.pretrained:
         if not os.path.isfile(args.pretrained):
             raise CheckpointError(f"{args.pretrained}: ImageNet MobileNetV2 weights not found")
-        n = model.load_imagenet_backbone(torch.load(args.pretrained, map_location="cpu", weights_only=True))
+        try:
+            sd = torch.load(args.pretrained, map_location="cpu", weights_only=True)
+            n = model.load_imagenet_backbone(sd)
+        except Exception as e:  # noqa: BLE001 - unreadable file or wrong tensors: one line for the user
+            raise CheckpointError(f"{args.pretrained}: not an ImageNet MobileNetV2 state dict ({e})") from None
         log.write(f"loaded {n} ImageNet backbone tensors from {args.pretrained}")
     if args.init_checkpoint:
         ck = read_checkpoint(args.init_checkpoint)
         if get_config(ck["config"])["variant"] != cfg["variant"]:
             raise CheckpointError(f"{args.init_checkpoint}: a {ck['config']['variant']} checkpoint; "
                                   f"pass --variant {ck['config']['variant']}")
-        model.load_state_dict(strip_module(ck["model"]))
+        load_weights(model, ck, args.init_checkpoint)
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     amp = Amp(dev, args.amp, args.apex, args.loss_scale)
@@ -196,7 +207,10 @@ def main(argv=None):
         resume = resume if os.path.isfile(resume) else None
     if resume:
         ck = read_checkpoint(resume)
-        model.load_state_dict(strip_module(ck["model"]))
+        if get_config(ck["config"])["variant"] != cfg["variant"]:
+            raise CheckpointError(f"{resume}: a {ck['config']['variant']} checkpoint; pass --variant "
+                                  f"{ck['config']['variant']} (or another --output_path)")
+        load_weights(model, ck, resume)
         optimizer.load_state_dict(ck["optimizer"])
         amp.load_state_dict(ck.get("scaler"))
         start_epoch, best, step = ck["epoch"], ck.get("best_val", math.inf), ck.get("step", 0)

@@ -4,7 +4,7 @@ image pixels. Nothing is mutated in place (the reference's DAS scales the shared
 import cv2
 import numpy as np
 
-from .transforms import affine_points, get_affine_transform
+from .transforms import affine_points
 
 DAS_ANCHORS = np.array([16, 32, 48, 64, 96, 128, 256, 512])
 DAS_MAX_SIZE = 12000

@@ -1,7 +1,8 @@
 """Converts the released official CenterFace ONNX (centerface.onnx / centerface_bnmerged.onnx) into a checkpoint of
 the ``official`` configuration that demo.py, eval.py and export.py accept.
 
-    python tools/convert_official.py --src ../../../shared/weights/centerface/centerface.onnx --dst centerface_official.pth
+    python tools/convert_official.py --src ../../../shared/weights/centerface/centerface.onnx \
+        --dst centerface_official.pth
 """
 import argparse
 import hashlib
