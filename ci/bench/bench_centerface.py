@@ -7,7 +7,8 @@
         interleaved runs, median ms, and the ratios PyTorch / onnxruntime.
     .venv/bin/python ci/bench/bench_centerface.py train [--size 800 --batch 8 --steps 4 --nproc 1]
         training images/s through train.py on the mini WIDER FACE (full augmentation, 2 loader workers per process);
-        --nproc 2 runs torchrun with 2 gloo processes (batch per process = --batch / 2, 1 thread each).
+        --nproc 2 runs torchrun with 2 gloo processes (batch per process = --batch / 2); OMP threads per process =
+        --threads / --nproc.
 
 Results are appended as json lines to ci/output/bench_centerface.jsonl.
 """
@@ -73,15 +74,16 @@ def bench_train(a):
     cmd = ["train.py", "--data_path", data, "--output_path", out, "--input_size", str(a.size), "--batch_size",
            str(per), "--num_epochs", "1", "--max_steps", str(a.steps), "--no_val", "--num_workers", "2",
            "--summary_json", summ]
-    env = dict(os.environ)
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, a.threads // a.nproc)))
     if a.nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={a.nproc}"] + cmd
-        env["OMP_NUM_THREADS"] = str(max(1, a.threads // a.nproc))
     else:
         cmd = [sys.executable] + cmd
     subprocess.run(cmd, cwd=MODEL, check=True, env=env, stdout=subprocess.DEVNULL)
     s = json.load(open(summ))
-    res = {"bench": "train", "size": a.size, "global_batch": per * a.nproc, "nproc": a.nproc, "steps": s["steps"],
+    res = {"bench": "train", "size": a.size, "global_batch": per * a.nproc, "nproc": a.nproc,
+           "threads_per_proc": max(1, a.threads // a.nproc), "load_avg_1min": round(os.getloadavg()[0], 2),
+           "steps": s["steps"],
            "sec_per_step": round(s["sec_per_step"], 3),
            "images_per_s": round(per * a.nproc / s["sec_per_step"], 3)}
     record(res)

@@ -70,7 +70,11 @@ def main():
     py = sys.executable
     ck_dir = os.path.join(a.out, "train")
     rounds, t_train = [], 0.0
-    for r in range(1, a.max_rounds + 1):
+    prev = os.path.join(a.out, "overfit.json")
+    if os.path.isfile(prev) and os.path.isfile(os.path.join(ck_dir, "model_last.pth")):  # continue an earlier run
+        old = json.load(open(prev))
+        rounds, t_train = old["rounds"], old["rounds"][-1]["train_seconds"] if old["rounds"] else 0.0
+    for r in range(len(rounds) + 1, a.max_rounds + 1):
         t = time.time()
         subprocess.run([py, "train.py", "--data_path", sub, "--output_path", ck_dir, "--input_size",
                         str(a.input_size), "--batch_size", str(a.images), "--num_workers", "2", "--no_val",
