@@ -152,6 +152,10 @@ def load_weights(model, ck, path):
 def main(argv=None):
     args = parse_args(argv)
     dev, info = init_device(args.device)
+    if dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # OpenMP threads that share cores with the loader workers (or other processes) spin-wait and can make a
+        # step 10x slower; leave one core per worker unless the user sets OMP_NUM_THREADS
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // info["world"] - args.num_workers))
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     os.makedirs(args.output_path, exist_ok=True)
@@ -225,7 +229,8 @@ def main(argv=None):
     n_params = count_parameters(model)
     log.write(f"CenterFace {cfg['variant']}: {n_params} parameters, {len(train_ds)} train images, "
               f"batch {args.batch_size} x {info['world']}, lr {args.lr}, lr_step {args.lr_step}, "
-              f"{args.num_epochs} epochs, device {dev}, amp {args.amp}")
+              f"{args.num_epochs} epochs, device {dev}, amp {args.amp}" +
+              (f", {torch.get_num_threads()} threads" if dev.type == "cpu" else ""))
 
     def save(path, epoch):
         if is_main(info):

@@ -3,6 +3,8 @@
 # letterbox; writes OUTPUT_PATH/smoke_result.json {steps, loss_first, loss_last, sec_per_step, params, anchors, ap}.
 source "$(dirname "$0")/common.sh"
 steps=${SMOKE_STEPS:-6}
+# on a shared, busy CPU one OpenMP thread per process is faster than two (see README, Benchmarks)
+if [ "$device" = cpu ]; then export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}; fi
 $PYTHON train.py --data_path="$data_path" --device="$device" --output_path="$output_path/smoke_train" \
     --input_size 256 --batch_size 4 --num_epochs 1 --max_steps "$steps" --num_workers 2 --no_val \
     --lr 1e-3 --summary_json "$output_path/smoke_train.json" ${extra[@]+"${extra[@]}"} \
