@@ -162,3 +162,18 @@ def test_converter_errors(tmp_path):
     with pytest.raises(DataError, match="Parade_train_0.jpg: cannot decode image"):
         convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"),
                 str(tmp_path / "o.json"))
+
+
+def test_more_than_32_faces_sampled_without_replacement(tmp_path):
+    img = np.full((400, 400, 3), 80, np.uint8)
+    os.makedirs(tmp_path / "img" / "0--Parade")
+    cv2.imwrite(str(tmp_path / "img" / "0--Parade" / "a.jpg"), img)
+    anns = [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": [10 + (i % 8) * 45, 10 + (i // 8) * 45, 30, 30],
+             "keypoints": [0] * 15} for i in range(40)]
+    js = tmp_path / "a.json"
+    js.write_text(json.dumps({"images": [{"id": 1, "file_name": "0--Parade/a.jpg"}], "annotations": anns}))
+    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), 128, train=False)
+    for seed in range(5):
+        _, boxes, _, _ = ds.load(0, np.random.RandomState(seed))
+        assert len(boxes) == 32
+        assert len({tuple(np.round(b, 3)) for b in boxes}) == 32  # no face twice

@@ -131,3 +131,19 @@ def test_cli_convert_demo_and_errors(shared, onnx_path, tmp_path, tiny):
     junk.write_bytes(b"junk")
     r = run("demo.py", "--image", img, "--checkpoint", str(junk))
     assert r.returncode == 2 and "junk.pth: not a readable PyTorch checkpoint" in r.stderr
+
+
+def test_finetune_official_configuration(tiny, tmp_path, official_model):
+    """--variant official trains in the official convention (RGB 0-255 input, official target encoding)."""
+    from src.checkpoint import save_atomic
+    ck = str(tmp_path / "official.pth")
+    save_atomic({"model": official_model.state_dict(), "config": official_model.cfg}, ck)
+    out = str(tmp_path / "ft")
+    assert train.main(["--data_path", tiny, "--output_path", out, "--variant", "official", "--init_checkpoint", ck,
+                       "--num_epochs", "1", "--summary_json", os.path.join(out, "s.json")] + COMMON) == 0
+    s = json.load(open(os.path.join(out, "s.json")))
+    assert np.isfinite(s["loss_first"])
+    model, cfg = load_model(os.path.join(out, "model_last.pth"))
+    assert cfg["variant"] == "official" and cfg["input_format"] == "rgb_raw" and cfg["convention"] == "official"
+    with pytest.raises(Exception, match="official checkpoint; pass --variant official"):
+        train.main(["--data_path", tiny, "--output_path", str(tmp_path / "x"), "--init_checkpoint", ck] + COMMON)
