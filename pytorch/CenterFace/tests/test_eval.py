@@ -36,3 +36,13 @@ def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model
                          "--max_images", "1"]) == 0
     assert json.load(open(os.path.join(out, "wider_ap.json")))["iou"] == 0.4
     assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--gt", str(tmp_path / "nope")]) == 2
+
+
+def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):
+    """The released model through eval.py (ceil-32 single scale, threshold 0.05, NMS 0.3) on the mini val set."""
+    ck = str(tmp_path / "official.pth")
+    save_atomic({"model": official_model.state_dict(), "config": official_model.cfg}, ck)
+    out = str(tmp_path / "e")
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", mini_data, "--output_path", out]) == 0
+    ap = json.load(open(os.path.join(out, "wider_ap.json")))["ap"]
+    assert ap["easy"] > 0.7 and ap["medium"] > 0.6 and ap["hard"] > 0.3, ap
