@@ -296,7 +296,9 @@ def main(argv=None):
             json.dump({"steps": step, "loss_first": losses[0] if losses else None,
                        "loss_last": losses[-1] if losses else None,
                        "sec_per_step": t_steps / n_timed if n_timed else None, "params": n_params,
-                       "anchors": None}, f)
+                       "anchors": None, "global_batch": args.batch_size * info["world"],
+                       "images_per_s": args.batch_size * info["world"] * n_timed / t_steps if n_timed else None},
+                      f)
     if info["distributed"]:
         torch.distributed.destroy_process_group()
     return 0

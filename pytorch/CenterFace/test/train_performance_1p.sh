@@ -4,8 +4,9 @@ source "$(dirname "$0")/common.sh"
 $PYTHON train.py --data_path="$data_path" --device="$device" --output_path="$output_path/perf_1p" \
     --recipe reference --num_epochs 1 --max_steps 100 --no_val --summary_json "$output_path/perf_1p.json" \
     ${extra[@]+"${extra[@]}"} 2>&1 | tee "$log_dir/train_performance_1p.log"
-$PYTHON - "$output_path/perf_1p.json" 8 1 <<'PY'
+$PYTHON - "$output_path/perf_1p.json" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])); bs = int(sys.argv[2]) * int(sys.argv[3])
-print(f"steps {s['steps']}  sec/step {s['sec_per_step']:.3f}  FPS {bs / s['sec_per_step']:.2f} images/s")
+s = json.load(open(sys.argv[1]))
+print(f"steps {s['steps']}  sec/step {s['sec_per_step']:.3f}  FPS {s['images_per_s']:.2f} images/s "
+      f"(global batch {s['global_batch']}; the first step is not timed)")
 PY

@@ -5,8 +5,9 @@ $PYTHON -m torch.distributed.run --standalone --nproc_per_node="$nproc" train.py
     --device="$device" --output_path="$output_path/perf_8p" --recipe ascend8p --num_epochs 1 --max_steps 100 \
     --no_val --summary_json "$output_path/perf_8p.json" ${extra[@]+"${extra[@]}"} \
     2>&1 | tee "$log_dir/train_performance_8p.log"
-$PYTHON - "$output_path/perf_8p.json" 16 "$nproc" <<'PY'
+$PYTHON - "$output_path/perf_8p.json" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])); bs = int(sys.argv[2]) * int(sys.argv[3])
-print(f"steps {s['steps']}  sec/step {s['sec_per_step']:.3f}  FPS {bs / s['sec_per_step']:.2f} images/s (batch {bs})")
+s = json.load(open(sys.argv[1]))
+print(f"steps {s['steps']}  sec/step {s['sec_per_step']:.3f}  FPS {s['images_per_s']:.2f} images/s "
+      f"(global batch {s['global_batch']}; the first step is not timed)")
 PY
