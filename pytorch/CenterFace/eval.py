@@ -29,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data_path", help="WIDER FACE root with WIDER_val/images and ground_truth/ (required)")
     p.add_argument("--gt", help="folder with wider_{face,easy,medium,hard}_val.mat (default DATA/ground_truth)")
-    p.add_argument("--output_path", default="output/eval")
+    p.add_argument("--output_path", default="outputs/eval", help="prediction folder parent and wider_ap.json")
     p.add_argument("--resize", choices=["letterbox", "ceil32"], help="default: the checkpoint's")
     p.add_argument("--input_size", type=int, help="letterbox size (default: the checkpoint's, 800)")
     p.add_argument("--threshold", type=float, help="score threshold (default per convention: 0 / 0.05)")

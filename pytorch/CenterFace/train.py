@@ -36,7 +36,7 @@ LOSS_KEYS = ["loss", "hm_loss", "wh_loss", "off_loss", "lm_loss"]
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_path", help="dataset root (required)")
-    p.add_argument("--output_path", default="output", help="checkpoints and logs")
+    p.add_argument("--output_path", default="outputs", help="checkpoints and logs (default ./outputs)")
     p.add_argument("--variant", default="chenjun2hao", choices=sorted(CONFIGS))
     p.add_argument("--recipe", default="reference", choices=sorted(RECIPES),
                    help="defaults for batch size / lr / lr_step / epochs")
