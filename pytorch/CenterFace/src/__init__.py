@@ -1,0 +1,1 @@
+"""CenterFace (MobileNetV2 + IDAUp neck, anchor-free) in PyTorch."""

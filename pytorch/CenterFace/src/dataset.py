@@ -1,0 +1,124 @@
+"""COCO-keypoints WIDER FACE dataset (the reference's FACEHP x MultiPoseDataset)."""
+import json
+import os
+
+import cv2
+import numpy as np
+import torch.utils.data as data
+
+from . import augment
+from .targets import MAX_OBJS, build_targets
+from .transforms import MEAN_BGR, STD_BGR, get_affine_transform
+
+
+class DataError(Exception):
+    """Bad input data; the message names the file (and line/entry) and what is wrong."""
+
+
+def load_coco(json_path):
+    if not os.path.isfile(json_path):
+        raise DataError(f"{json_path}: annotation file not found")
+    try:
+        with open(json_path) as f:
+            coco = json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{json_path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    for key in ("images", "annotations"):
+        if key not in coco:
+            raise DataError(f"{json_path}: missing top-level key {key!r}")
+    return coco
+
+
+def read_image(path):
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: image file not found")
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"{path}: cannot decode image (corrupt or not an image)")
+    return img
+
+
+class WiderFaceCOCO(data.Dataset):
+    """Items: (image tensor [3,S,S] float32, target dict). ``train`` = the reference augmentation; otherwise the
+    letterbox (centre, s = max side) without augmentation, as the reference's val loss."""
+
+    def __init__(self, json_path, image_dir, input_size=800, train=True, input_format="bgr_norm",
+                 convention="chenjun2hao", max_objs=MAX_OBJS, color_aug=True, seed=None):
+        self.json_path = json_path
+        self.image_dir = image_dir
+        self.input_size = input_size
+        self.output_size = input_size // 4
+        self.train = train
+        self.input_format = input_format
+        self.convention = convention
+        self.max_objs = max_objs
+        self.color_aug = color_aug
+        self.seed = seed
+        self.epoch = 0
+        coco = load_coco(json_path)
+        anns = {}
+        for i, a in enumerate(coco["annotations"]):
+            try:
+                x, y, w, h = [float(v) for v in a["bbox"]]
+                kps = np.array(a.get("keypoints", [0] * 15), np.float32).reshape(5, 3)
+                anns.setdefault(a["image_id"], []).append((np.array([x, y, x + w, y + h], np.float32), kps))
+            except (KeyError, ValueError, TypeError) as e:
+                raise DataError(f"{json_path}: annotation #{i} is malformed ({e})") from None
+        self.images = []
+        for im in coco["images"]:
+            faces = anns.get(im["id"], [])
+            if train and not faces:  # the reference trains only on images with >= 1 face
+                continue
+            self.images.append((im["file_name"], faces))
+        if not self.images:
+            raise DataError(f"{json_path}: no usable images")
+
+    def __len__(self):
+        return len(self.images)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def _rng(self, index):
+        if self.seed is None:
+            return np.random.RandomState()
+        return np.random.RandomState((self.seed * 1000003 + self.epoch * 100003 + index) % (2 ** 32))
+
+    def load(self, index, rng):
+        """Image and annotations after face sampling and augmentation, before target encoding.
+        Returns (input HWC float32 [0,1] BGR, boxes (N,4), landmarks (N,5,3) in output px, lm_allowed (N,))."""
+        fname, faces = self.images[index]
+        img = read_image(os.path.join(self.image_dir, fname))
+        if len(faces) > self.max_objs:  # sampled WITHOUT replacement (the reference samples with replacement)
+            faces = [faces[i] for i in rng.choice(len(faces), self.max_objs, replace=False)]
+        boxes = np.stack([f[0] for f in faces]).astype(np.float32) if faces else np.zeros((0, 4), np.float32)
+        lms = np.stack([f[1] for f in faces]).astype(np.float32) if faces else np.zeros((0, 5, 3), np.float32)
+        if self.train and len(boxes):
+            img, boxes, lms = augment.data_anchor_sample(img, boxes, lms, rng)
+        lm_allowed = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) > 16
+        h, w = img.shape[:2]
+        if self.train:
+            c, s = augment.random_crop_center(h, w, rng)
+            if rng.random_sample() < 0.5:
+                img, boxes, lms, c = augment.hflip(img, boxes, lms, c)
+        else:
+            c, s = np.array([w / 2.0, h / 2.0], np.float32), float(max(h, w))
+        t_in = get_affine_transform(c, s, (self.input_size, self.input_size))
+        inp = cv2.warpAffine(img, t_in, (self.input_size, self.input_size), flags=cv2.INTER_LINEAR)
+        inp = inp.astype(np.float32) / 255.0
+        if self.train and self.color_aug:
+            augment.color_aug(rng, inp)
+        t_out = get_affine_transform(c, s, (self.output_size, self.output_size))
+        boxes, lms = augment.warp_annotations(boxes, lms, t_out)
+        return inp, boxes, lms, lm_allowed
+
+    def __getitem__(self, index):
+        rng = self._rng(index)
+        inp, boxes, lms, lm_allowed = self.load(index, rng)
+        if self.input_format == "bgr_norm":
+            x = (inp - MEAN_BGR) / STD_BGR
+        else:  # rgb_raw: the official model's input
+            x = inp[:, :, ::-1] * 255.0
+        tgt = build_targets(boxes, lms, (self.output_size, self.output_size), self.max_objs, lm_allowed,
+                            self.convention)
+        return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), tgt

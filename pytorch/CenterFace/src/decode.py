@@ -1,0 +1,130 @@
+"""Decoding of the four output maps into detections, for both conventions.
+
+Both decoders take the maps of ONE image as numpy arrays ``hm [1,h,w]``, ``wh [2,h,w]``, ``off [2,h,w]``,
+``lm [10,h,w]`` (stride 4) and return an (N, 15) float32 array
+``[x1, y1, x2, y2, score, lx0, ly0, ..., lx4, ly4]`` in INPUT-tensor pixels, sorted by descending score.
+Use ``transforms.to_image_coords`` to map them to the original image.
+
+* ``official`` (Star-Clouds prj-python/centerface.py): candidates = every cell with hm > threshold (no peak
+  extraction); size (h, w) = 4·exp(scale) in input px; centre = (cell + offset(y, x) + 0.5)·4; x1, y1 clamped to
+  [0, W], x2 = min(x1 + w, W); landmarks (y, x) pairs normalised by the box size from the clamped top-left;
+  greedy NMS (IoU with +1 areas, suppress IoU >= 0.3).
+* ``chenjun2hao`` (models/decode.centerface_decode): 3x3 max-pool peak NMS, top-K (200); centre = cell +
+  offset(x, y) (no +0.5); size (w, h) = 4·exp(wh) in OUTPUT px; landmarks (x, y) pairs in output px relative to the
+  integer cell (the cell the targets were built from; the reference adds them to the sub-pixel centre, see README);
+  no threshold and no box NMS by default.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DOWN = 4
+
+
+def nms_plus1(dets, thresh):
+    """Greedy NMS in descending score order (``argsort()[::-1]``); areas with the +1 convention; a box is
+    suppressed when its IoU with a kept box is >= ``thresh``. Returns kept indices."""
+    if len(dets) == 0:
+        return np.zeros(0, np.int64)
+    x1, y1, x2, y2, s = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3], dets[:, 4]
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(s)[::-1]
+    suppressed = np.zeros(len(dets), bool)
+    keep = []
+    for a, i in enumerate(order):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        rest = order[a + 1:]
+        rest = rest[~suppressed[rest]]
+        if len(rest) == 0:
+            continue
+        xx1 = np.maximum(x1[i], x1[rest])
+        yy1 = np.maximum(y1[i], y1[rest])
+        xx2 = np.minimum(x2[i], x2[rest])
+        yy2 = np.minimum(y2[i], y2[rest])
+        inter = np.maximum(0, xx2 - xx1 + 1) * np.maximum(0, yy2 - yy1 + 1)
+        ovr = inter / (areas[i] + areas[rest] - inter)
+        suppressed[rest[ovr >= thresh]] = True
+    return np.array(keep, np.int64)
+
+
+def decode_official(hm, scale, off, lm, input_hw, threshold=0.35, nms_thresh=0.3, return_pre_nms=False):
+    hn, wn = input_hw
+    heat = hm[0]
+    rows, cols = np.where(heat > threshold)
+    n = len(rows)
+    dets = np.zeros((n, 15), np.float32)
+    if n:
+        s0 = np.exp(scale[0, rows, cols]) * 4
+        s1 = np.exp(scale[1, rows, cols]) * 4
+        o0 = off[0, rows, cols]
+        o1 = off[1, rows, cols]
+        x1 = np.maximum(0, (cols + o1 + 0.5) * 4 - s1 / 2)
+        y1 = np.maximum(0, (rows + o0 + 0.5) * 4 - s0 / 2)
+        x1 = np.minimum(x1, wn)
+        y1 = np.minimum(y1, hn)
+        dets[:, 0], dets[:, 1] = x1, y1
+        dets[:, 2] = np.minimum(x1 + s1, wn)
+        dets[:, 3] = np.minimum(y1 + s0, hn)
+        dets[:, 4] = heat[rows, cols]
+        for k in range(5):
+            dets[:, 5 + 2 * k] = lm[2 * k + 1, rows, cols] * s1 + x1
+            dets[:, 6 + 2 * k] = lm[2 * k, rows, cols] * s0 + y1
+    pre = dets.copy()
+    if nms_thresh is not None and n:
+        dets = dets[nms_plus1(dets, nms_thresh)]
+    else:
+        dets = dets[np.argsort(dets[:, 4])[::-1]]
+    return (dets, pre) if return_pre_nms else dets
+
+
+def peak_topk(hm, k):
+    """3x3 max-pool peak extraction and top-K over one heatmap [1,h,w]. Returns (scores, rows, cols)."""
+    heat = torch.as_tensor(hm, dtype=torch.float32)[None]
+    hmax = F.max_pool2d(heat, 3, stride=1, padding=1)
+    heat = (heat * (hmax == heat).float()).flatten()
+    k = min(k, heat.numel())
+    scores, inds = torch.topk(heat, k)
+    w = hm.shape[-1]
+    return scores.numpy(), (inds // w).numpy(), (inds % w).numpy()
+
+
+def decode_chenjun2hao(hm, wh, off, lm, top_k=200, threshold=0.0, nms_thresh=None, landmark_origin="cell"):
+    scores, rows, cols = peak_topk(hm, top_k)
+    keep = scores > threshold if threshold > 0 else np.ones(len(scores), bool)
+    scores, rows, cols = scores[keep], rows[keep], cols[keep]
+    n = len(scores)
+    dets = np.zeros((n, 15), np.float32)
+    if n:
+        cx = cols + off[0, rows, cols]
+        cy = rows + off[1, rows, cols]
+        w = np.exp(wh[0, rows, cols]) * 4
+        h = np.exp(wh[1, rows, cols]) * 4
+        dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3] = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        if landmark_origin == "cell":
+            ox, oy = cols.astype(np.float32), rows.astype(np.float32)
+        elif landmark_origin == "center":  # the reference's decode
+            ox, oy = cx, cy
+        else:
+            raise ValueError(f"unknown landmark_origin {landmark_origin!r}")
+        for k in range(5):
+            dets[:, 5 + 2 * k] = lm[2 * k, rows, cols] + ox
+            dets[:, 6 + 2 * k] = lm[2 * k + 1, rows, cols] + oy
+        xy = [0, 1, 2, 3] + list(range(5, 15))
+        dets[:, xy] *= DOWN
+        dets[:, 4] = scores
+    if nms_thresh is not None and n:
+        dets = dets[nms_plus1(dets, nms_thresh)]
+    return dets
+
+
+def decode(outputs, convention, input_hw, threshold, nms_thresh=None, top_k=200):
+    """Decodes one image's maps (dict of numpy arrays [C,h,w]) with the given convention."""
+    if convention == "official":
+        return decode_official(outputs["hm"], outputs["wh"], outputs["hm_offset"], outputs["landmarks"], input_hw,
+                               threshold=threshold, nms_thresh=nms_thresh)
+    if convention == "chenjun2hao":
+        return decode_chenjun2hao(outputs["hm"], outputs["wh"], outputs["hm_offset"], outputs["landmarks"],
+                                  top_k=top_k, threshold=threshold, nms_thresh=nms_thresh)
+    raise ValueError(f"unknown convention {convention!r}")

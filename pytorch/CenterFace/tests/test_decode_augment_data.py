@@ -1,0 +1,179 @@
+import json
+import math
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from src import augment
+from src.coco_convert import convert, parse_label_txt
+from src.dataset import DataError, WiderFaceCOCO
+from src.decode import decode_chenjun2hao, decode_official, nms_plus1
+from src.transforms import get_affine_transform, preprocess, to_image_coords
+from tinydata import build
+
+
+def maps(h=8, w=10):
+    return (np.zeros((1, h, w), np.float32), np.zeros((2, h, w), np.float32), np.zeros((2, h, w), np.float32),
+            np.zeros((10, h, w), np.float32))
+
+
+def test_decode_chenjun2hao_hand_made():
+    hm, wh, off, lm = maps()
+    hm[0, 3, 4] = 0.9
+    hm[0, 3, 5] = 0.8  # not a 3x3 peak: suppressed
+    hm[0, 6, 1] = 0.4
+    wh[:, 3, 4] = [math.log(2.0), math.log(1.0)]  # w = 4·2 = 8, h = 4 output px
+    off[:, 3, 4] = [0.25, 0.5]  # (x, y)
+    lm[:, 3, 4] = [-1, -1, 1, -1, 0, 0, -1, 1, 1, 1]  # (x, y) from the integer cell
+    d = decode_chenjun2hao(hm, wh, off, lm, top_k=3)
+    assert d.shape == (3, 15)
+    np.testing.assert_allclose(d[:2, 4], [0.9, 0.4])
+    cx, cy = 4.25, 3.5
+    np.testing.assert_allclose(d[0, :4], np.array([cx - 4, cy - 2, cx + 4, cy + 2]) * 4, rtol=1e-6)
+    np.testing.assert_allclose(d[0, 5:7], [(4 - 1) * 4, (3 - 1) * 4])
+    np.testing.assert_allclose(d[0, 13:15], [(4 + 1) * 4, (3 + 1) * 4])
+    d2 = decode_chenjun2hao(hm, wh, off, lm, top_k=3, threshold=0.5)
+    assert len(d2) == 1
+
+
+def test_decode_official_hand_made():
+    hm, sc, off, lm = maps()
+    hm[0, 3, 4] = 0.9
+    hm[0, 3, 5] = 0.8  # overlaps the first: removed by NMS (no peak extraction)
+    hm[0, 0, 0] = 0.6
+    sc[:, 3, 4] = [math.log(4.0), math.log(2.0)]  # h = 16, w = 8 input px
+    sc[:, 3, 5] = [math.log(4.0), math.log(2.0)]
+    off[:, 3, 4] = [0.25, 0.5]  # (y, x)
+    lm[:, 3, 4] = [0.5, 0.25] * 5  # (y, x) normalised from the top-left
+    sc[:, 0, 0] = [math.log(4.0), math.log(4.0)]  # 16 x 16 at the corner: clamped to x1 = y1 = 0
+    d = decode_official(hm, sc, off, lm, (32, 40), threshold=0.5)
+    assert d.shape == (2, 15)
+    cx, cy = (4 + 0.5 + 0.5) * 4, (3 + 0.25 + 0.5) * 4
+    np.testing.assert_allclose(d[0, :5], [cx - 4, cy - 8, cx + 4, cy + 8, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(d[0, 5:7], [cx - 4 + 0.25 * 8, cy - 8 + 0.5 * 16], rtol=1e-6)
+    np.testing.assert_allclose(d[1, :4], [0, 0, 16, 16])  # x2 = min(x1 + w, W) with the clamped x1
+
+
+def test_nms_plus1_threshold_is_inclusive():
+    a = np.array([[0, 0, 9, 9, 0.9], [0, 0, 9, 9, 0.8], [20, 20, 29, 29, 0.7]], np.float32)
+    assert nms_plus1(a, 0.3).tolist() == [0, 2]
+    b = np.array([[0, 0, 9, 9, 0.9], [5, 0, 14, 9, 0.8]], np.float32)  # IoU (+1) = 50 / 150 = 1/3
+    assert nms_plus1(b, 1 / 3 - 1e-6).tolist() == [0]
+    assert nms_plus1(b, 0.34).tolist() == [0, 1]
+
+
+def test_letterbox_round_trip():
+    img = np.zeros((300, 500, 3), np.uint8)
+    x, meta = preprocess(img, "bgr_norm", "letterbox", 800)
+    assert x.shape == (3, 800, 800)
+    d = np.zeros((1, 15), np.float32)
+    d[0, :4] = [0, 160, 800, 640]  # the letterboxed image occupies rows 160..640
+    back = to_image_coords(d, meta)
+    np.testing.assert_allclose(back[0, :4], [0, 0, 500, 300], atol=1e-3)
+
+
+def _marker_image():
+    img = np.full((120, 160, 3), 50, np.uint8)
+    pts = np.array([[50, 40], [100, 40], [75, 60], [55, 85], [95, 85]], np.float32)
+    colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
+    for (x, y), c in zip(pts, colors):
+        cv2.rectangle(img, (int(x) - 4, int(y) - 4), (int(x) + 4, int(y) + 4), c, -1)
+    return img, pts, colors
+
+
+def test_flip_and_affine_keep_landmarks_on_their_pixels():
+    img, pts, colors = _marker_image()
+    boxes = np.array([[30, 20, 120, 100]], np.float32)
+    lms = np.concatenate([pts, np.full((5, 1), 2, np.float32)], 1)[None]
+    rng = np.random.RandomState(3)
+    img2, boxes2, lms2 = augment.data_anchor_sample(img, boxes, lms, rng)
+    c, s = augment.random_crop_center(*img2.shape[:2], rng)
+    f_img, f_boxes, f_lms, f_c = augment.hflip(img2, boxes2, lms2, c)
+    t = get_affine_transform(f_c, s, (256, 256))
+    warped = cv2.warpAffine(f_img, t, (256, 256), flags=cv2.INTER_NEAREST)
+    wb, wl = augment.warp_annotations(f_boxes, f_lms, t)
+    # after the flip the labels are swapped: point 0 (image-left eye) lies on what was the right eye's marker
+    expect = [colors[1], colors[0], colors[2], colors[4], colors[3]]
+    for j in range(5):
+        x, y = wl[0, j, :2]
+        assert tuple(int(v) for v in warped[int(round(y)), int(round(x))]) == expect[j], j
+    assert wl[0, 0, 0] < wl[0, 1, 0]  # still left of the right eye in the image
+    # box corners follow the pixels: the flipped box contains all landmarks
+    assert (wl[0, :, 0] > wb[0, 0]).all() and (wl[0, :, 0] < wb[0, 2]).all()
+
+
+def test_dataset_item_alignment_without_colour(tmp_path):
+    root = build(str(tmp_path / "d"))
+    js = str(tmp_path / "train.json")
+    convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"), js)
+    ds = WiderFaceCOCO(js, os.path.join(root, "WIDER_train", "images"), input_size=128, train=True,
+                       color_aug=False, seed=1)
+    for i in range(len(ds)):
+        inp, boxes, lms, ok = ds.load(i, np.random.RandomState(i))
+        assert inp.shape == (128, 128, 3)
+        x, t = ds[i]
+        assert x.shape == (3, 128, 128) and t["hm"].shape == (1, 32, 32)
+        assert t["reg_mask"].sum() >= 1 and t["hm"].max() == 1.0
+    # same seed, epoch and index: the same sample (exact resume relies on it)
+    a, b = ds[0], ds[0]
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1]["hm"], b[1]["hm"])
+
+
+def test_json_converter_round_trip(tmp_path):
+    root = build(str(tmp_path / "d"))
+    label = os.path.join(root, "val", "label.txt")
+    js = str(tmp_path / "val.json")
+    st = convert(label, os.path.join(root, "WIDER_val", "images"), js)
+    coco = json.load(open(js))
+    entries = parse_label_txt(label)
+    assert st["images"] == len(entries) == len(coco["images"]) and st["empty_images"] == 1
+    by_img = {}
+    for a in coco["annotations"]:
+        by_img.setdefault(a["image_id"], []).append(a)
+    for im, (name, faces) in zip(coco["images"], entries):
+        assert im["file_name"] == name and im["height"] == 192 and im["width"] == 256
+        anns = by_img.get(im["id"], [])
+        assert len(anns) == len(faces)
+        for a, (_, vals) in zip(anns, faces):
+            assert a["bbox"] == vals[:4]
+            if vals[4] < 0:
+                assert a["num_keypoints"] == 0 and a["keypoints"] == [0.0] * 15
+            else:
+                assert [a["keypoints"][3 * j + k] for j in range(5) for k in range(2)] == \
+                       [vals[4 + 3 * j + k] for j in range(5) for k in range(2)]
+                assert a["keypoints"][2::3] == [2.0] * 5
+    # val dataset keeps the image without faces, train drops it
+    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), 128, train=False)) == 3
+    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), 128, train=True)) == 2
+
+
+def test_converter_errors(tmp_path):
+    root = build(str(tmp_path / "d"))
+    with pytest.raises(DataError, match="label file not found"):
+        convert(str(tmp_path / "nope.txt"), root, str(tmp_path / "o.json"))
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# 0--Parade/a.jpg\n1 2 3\n")
+    with pytest.raises(DataError, match=r"bad.txt:2: expected 4 or >= 19"):
+        convert(str(bad), root, str(tmp_path / "o.json"))
+    img = os.path.join(root, "WIDER_train", "images", "0--Parade", "Parade_train_0.jpg")
+    open(img, "wb").write(b"not a jpeg")
+    with pytest.raises(DataError, match="Parade_train_0.jpg: cannot decode image"):
+        convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"),
+                str(tmp_path / "o.json"))
+
+
+def test_more_than_32_faces_sampled_without_replacement(tmp_path):
+    img = np.full((400, 400, 3), 80, np.uint8)
+    os.makedirs(tmp_path / "img" / "0--Parade")
+    cv2.imwrite(str(tmp_path / "img" / "0--Parade" / "a.jpg"), img)
+    anns = [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": [10 + (i % 8) * 45, 10 + (i // 8) * 45, 30, 30],
+             "keypoints": [0] * 15} for i in range(40)]
+    js = tmp_path / "a.json"
+    js.write_text(json.dumps({"images": [{"id": 1, "file_name": "0--Parade/a.jpg"}], "annotations": anns}))
+    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), 128, train=False)
+    for seed in range(5):
+        _, boxes, _, _ = ds.load(0, np.random.RandomState(seed))
+        assert len(boxes) == 32
+        assert len({tuple(np.round(b, 3)) for b in boxes}) == 32  # no face twice

@@ -1,0 +1,48 @@
+"""eval.py writes one prediction file per val image with the true count line and evaluates it."""
+import json
+import os
+
+import pytest
+
+import eval as cf_eval
+from src.checkpoint import save_atomic
+from tinydata import build, write_val_ground_truth
+
+
+def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model):
+    pytest.importorskip("widerface_eval")
+    root = build(str(tmp_path / "d"), n_train=1, n_val=3)
+    write_val_ground_truth(root)
+    ck = str(tmp_path / "official.pth")
+    save_atomic({"model": official_model.state_dict(), "config": official_model.cfg}, ck)
+    out = str(tmp_path / "e")
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--output_path", out, "--threshold", "0.01"]) == 0
+    files = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(out, "predictions")) for f in fs]
+    assert len(files) == 3
+    counts = []
+    for f in files:
+        lines = open(f).read().splitlines()
+        assert lines[0] == os.path.basename(f)[:-4] + ".jpg"
+        assert int(lines[1]) == len(lines) - 2
+        counts.append(int(lines[1]))
+        scores = [float(l.split()[4]) for l in lines[2:]]
+        assert scores == sorted(scores, reverse=True)
+    assert max(counts) > 1  # the reference's count line would be 1
+    res = json.load(open(os.path.join(out, "wider_ap.json")))
+    assert res["iou"] == 0.5 and set(res["ap"]) == {"easy", "medium", "hard"}
+    assert all(0.0 <= v <= 1.0 for v in res["ap"].values())
+    # --reference_iou evaluates at 0.4; a missing ground truth folder is a one-line error
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--output_path", out, "--reference_iou",
+                         "--max_images", "1"]) == 0
+    assert json.load(open(os.path.join(out, "wider_ap.json")))["iou"] == 0.4
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--gt", str(tmp_path / "nope")]) == 2
+
+
+def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):
+    """The released model through eval.py (ceil-32 single scale, threshold 0.05, NMS 0.3) on the mini val set."""
+    ck = str(tmp_path / "official.pth")
+    save_atomic({"model": official_model.state_dict(), "config": official_model.cfg}, ck)
+    out = str(tmp_path / "e")
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", mini_data, "--output_path", out]) == 0
+    ap = json.load(open(os.path.join(out, "wider_ap.json")))["ap"]
+    assert ap["easy"] > 0.7 and ap["medium"] > 0.6 and ap["hard"] > 0.3, ap

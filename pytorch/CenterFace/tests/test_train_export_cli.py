@@ -1,0 +1,149 @@
+"""Training steps, exact resume, 2-process DDP on CPU, ONNX export parity and the CLI error paths."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import train
+from src.checkpoint import load_model, read_checkpoint
+from tinydata import build
+
+MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMMON = ["--input_size", "96", "--batch_size", "2", "--num_workers", "0", "--max_images", "2", "--no_val"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build(str(tmp_path_factory.mktemp("tiny")), n_train=4, n_val=2)
+
+
+def run(*args, **kw):
+    return subprocess.run([sys.executable, *args], cwd=MODEL_DIR, capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_two_steps_finite_and_exact_resume(tiny, tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert train.main(["--data_path", tiny, "--output_path", a, "--num_epochs", "2", "--summary_json",
+                       os.path.join(a, "s.json")] + COMMON) == 0
+    s = json.load(open(os.path.join(a, "s.json")))
+    assert s["steps"] == 2 and np.isfinite(s["loss_first"]) and np.isfinite(s["loss_last"])
+    assert train.main(["--data_path", tiny, "--output_path", b, "--num_epochs", "1"] + COMMON) == 0
+    assert read_checkpoint(os.path.join(b, "model_last.pth"))["epoch"] == 1
+    assert train.main(["--data_path", tiny, "--output_path", b, "--num_epochs", "2", "--resume", "auto"] + COMMON) == 0
+    ca, cb = read_checkpoint(os.path.join(a, "model_last.pth")), read_checkpoint(os.path.join(b, "model_last.pth"))
+    assert ca["epoch"] == cb["epoch"] == 2 and ca["step"] == cb["step"] == 2
+    for k in ca["model"]:
+        assert torch.equal(ca["model"][k], cb["model"][k]), k
+    # no temp files left behind; the checkpoint is self-describing
+    assert not [f for f in os.listdir(b) if f.startswith(".tmp_")]
+    model, cfg = load_model(os.path.join(b, "model_last.pth"))
+    assert cfg["variant"] == "chenjun2hao" and cfg["input_size"] == 96
+
+
+def test_val_loss_selects_model_best_and_bf16_amp(tiny, tmp_path):
+    out = str(tmp_path / "o")
+    args = ["--data_path", tiny, "--output_path", out, "--num_epochs", "1", "--input_size", "64", "--batch_size",
+            "2", "--num_workers", "0", "--max_images", "2", "--amp", "--val_intervals", "1"]
+    assert train.main(args) == 0
+    best = read_checkpoint(os.path.join(out, "model_best.pth"))
+    assert np.isfinite(best["best_val"]) and best["epoch"] == 1
+    assert "val loss" in open(os.path.join(out, "log.txt")).read()
+
+
+def test_lr_schedule():
+    a = train.parse_args(["--data_path", "x"])
+    assert (a.lr, a.batch_size, a.num_epochs, a.lr_step) == (1.25e-4, 8, 140, [30, 80])
+    assert [train.lr_at(a, e) for e in (1, 30, 31, 80, 81)] == pytest.approx([1.25e-4, 1.25e-4, 1.25e-5, 1.25e-5,
+                                                                              1.25e-6])
+    b = train.parse_args(["--data_path", "x", "--recipe", "ascend8p"])
+    assert (b.lr, b.batch_size, b.num_epochs, b.lr_step) == (2.5e-3, 16, 160, [85, 120])
+
+
+def test_ddp_two_processes_on_cpu(tiny, tmp_path):
+    out = str(tmp_path / "ddp")
+    r = run("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", "--data_path", tiny,
+            "--output_path", out, "--num_epochs", "1", "--input_size", "64", "--batch_size", "1", "--num_workers",
+            "0", "--max_images", "2", "--summary_json", os.path.join(out, "s.json"), "--val_intervals", "1",
+            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert r.returncode == 0, "\n".join(l for l in r.stderr.splitlines() if "rror" in l or "raise" in l)[-3000:]
+    s = json.load(open(os.path.join(out, "s.json")))
+    assert s["steps"] == 1 and np.isfinite(s["loss_first"])
+    assert read_checkpoint(os.path.join(out, "model_last.pth"))["epoch"] == 1
+    assert "batch 1 x 2" in open(os.path.join(out, "log.txt")).read()
+
+
+def test_export_onnx_parity(official_model, tmp_path):
+    from export import check_onnx, export_onnx
+    p = export_onnx(official_model, str(tmp_path / "cf.onnx"), 96, 128)
+    diffs = check_onnx(official_model, p, 160, 192)  # dynamic H, W
+    assert max(diffs.values()) <= 1e-4, diffs
+    m = train.CenterFace("chenjun2hao").eval()
+    p2 = export_onnx(m, str(tmp_path / "cj.onnx"), 64, 64)
+    assert max(check_onnx(m, p2, 64, 96).values()) <= 1e-4
+
+
+def test_cli_convert_demo_and_errors(shared, onnx_path, tmp_path, tiny):
+    ck = str(tmp_path / "official.pth")
+    r = run("tools/convert_official.py", "--src", onnx_path, "--dst", ck)
+    assert r.returncode == 0, r.stderr
+    img = os.path.join(shared, "data", "real_photos", "astronaut.png")
+    r = run("demo.py", "--image", img, "--checkpoint", ck, "--output", str(tmp_path / "o.jpg"), "--json",
+            str(tmp_path / "o.json"))
+    assert r.returncode == 0, r.stderr
+    dets = json.load(open(tmp_path / "o.json"))
+    assert len(dets) == 1 and len(dets[0]["landmarks"]) == 5 and dets[0]["score"] > 0.9
+    assert os.path.getsize(tmp_path / "o.jpg") > 0
+    # missing --data_path
+    r = run("train.py")
+    assert r.returncode != 0 and "--data_path is required" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run(["bash", "test/train_full_1p.sh"], cwd=MODEL_DIR, capture_output=True, text=True)
+    assert r.returncode == 2 and "--data_path=DIR is required" in r.stderr
+    # a missing landmark file
+    os.rename(os.path.join(tiny, "train", "label.txt"), os.path.join(tiny, "train", "label.moved"))
+    try:
+        r = run("train.py", "--data_path", tiny, "--output_path", str(tmp_path / "t"), "--num_workers", "0")
+    finally:
+        os.rename(os.path.join(tiny, "train", "label.moved"), os.path.join(tiny, "train", "label.txt"))
+    assert r.returncode == 2 and "label.txt: landmark label file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+    # a corrupt image, met while training (inside a DataLoader worker)
+    js = str(tmp_path / "c" / "annotations" / "train_wider_face.json")
+    from src.coco_convert import convert
+    convert(os.path.join(tiny, "train", "label.txt"), os.path.join(tiny, "WIDER_train", "images"), js)
+    os.symlink(os.path.join(tiny, "WIDER_train", "images"), str(tmp_path / "c" / "image"))
+    coco = json.load(open(js))
+    bad = os.path.join(tiny, "WIDER_train", "images", coco["images"][0]["file_name"])
+    good = open(bad, "rb").read()
+    open(bad, "wb").write(b"\xff\xd8 truncated")
+    try:
+        r = run("train.py", "--data_path", str(tmp_path / "c"), "--output_path", str(tmp_path / "t2"),
+                "--num_workers", "1", "--batch_size", "2", "--input_size", "64", "--no_val")
+    finally:
+        open(bad, "wb").write(good)
+    assert r.returncode == 2, r.stderr[-1500:]
+    assert "cannot decode image" in r.stderr and os.path.basename(bad) in r.stderr and "Traceback" not in r.stderr
+    # a checkpoint that is not one
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"junk")
+    r = run("demo.py", "--image", img, "--checkpoint", str(junk))
+    assert r.returncode == 2 and "junk.pth: not a readable PyTorch checkpoint" in r.stderr
+
+
+def test_finetune_official_configuration(tiny, tmp_path, official_model):
+    """--variant official trains in the official convention (RGB 0-255 input, official target encoding)."""
+    from src.checkpoint import save_atomic
+    ck = str(tmp_path / "official.pth")
+    save_atomic({"model": official_model.state_dict(), "config": official_model.cfg}, ck)
+    out = str(tmp_path / "ft")
+    assert train.main(["--data_path", tiny, "--output_path", out, "--variant", "official", "--init_checkpoint", ck,
+                       "--num_epochs", "1", "--summary_json", os.path.join(out, "s.json")] + COMMON) == 0
+    s = json.load(open(os.path.join(out, "s.json")))
+    assert np.isfinite(s["loss_first"])
+    model, cfg = load_model(os.path.join(out, "model_last.pth"))
+    assert cfg["variant"] == "official" and cfg["input_format"] == "rgb_raw" and cfg["convention"] == "official"
+    with pytest.raises(Exception, match="official checkpoint; pass --variant official"):
+        train.main(["--data_path", tiny, "--output_path", str(tmp_path / "x"), "--init_checkpoint", ck] + COMMON)
