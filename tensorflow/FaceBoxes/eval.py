@@ -8,7 +8,6 @@ DATA is the official layout (DATA/WIDER_val/images/<event>/<name>.jpg, DATA/grou
 the APs to OUT/eval_result.json.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -48,6 +47,7 @@ def run(args):
     from tqdm import tqdm
 
     from src.inference import Predictor, read_rgb
+    from src.io_utils import write_json_atomic
 
     if not args.data_path:
         raise ValueError("--data_path is required (the WIDER FACE root)")
@@ -76,8 +76,7 @@ def run(args):
         print("Easy   Val AP: %.4f" % result["ap"]["easy"])
         print("Medium Val AP: %.4f" % result["ap"]["medium"])
         print("Hard   Val AP: %.4f" % result["ap"]["hard"])
-    with open(os.path.join(args.output_path, "eval_result.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json_atomic(os.path.join(args.output_path, "eval_result.json"), result)
     return result
 
 
@@ -100,7 +99,7 @@ def main(argv=None):
         from src.device import DeviceError
 
         run(args)
-    except (ValueError, FileNotFoundError, CheckpointError, DeviceError) as e:
+    except (ValueError, OSError, CheckpointError, DeviceError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     return 0

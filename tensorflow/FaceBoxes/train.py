@@ -129,8 +129,9 @@ def run(args):
             print("checkpoint is already at step %d >= %d: nothing to train" % (start_step, mp["num_steps"]))
             return 0
     if is_chief:
-        with open(os.path.join(args.output_path, "config.json"), "w") as f:
-            json.dump(params, f, indent=2)
+        from src.io_utils import write_json_atomic
+
+        write_json_atomic(os.path.join(args.output_path, "config.json"), params)
 
     graph = tf.Graph()
     with graph.as_default():
@@ -194,7 +195,7 @@ def main(argv=None):
         from src.input_pipeline.pipeline import DataError
 
         return run(args)
-    except (ValueError, FileNotFoundError, CheckpointError, DeviceError, DataError) as e:
+    except (ValueError, OSError, CheckpointError, DeviceError, DataError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     except Exception as e:  # TF runtime errors (e.g. a corrupt record) -> one line, no traceback
