@@ -66,6 +66,18 @@ def map_state_dict(state):
     return out
 
 
+def _torch_load_reason(exc):
+    """The informative part of a torch.load error (PyTorch >= 2.6 wraps it in a long weights_only notice)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        # "...WeightsUnpickler error: " is followed by the actual cause on its own line
+        for k, ln in enumerate(lines):
+            if ln.endswith("WeightsUnpickler error:") and k + 1 < len(lines):
+                return "unpickling failed: %s; expected a file written by torch.save" % lines[k + 1]
+        return "it holds objects other than tensors; expected a state dict written by torch.save"
+    return lines[0] if lines else type(exc).__name__
+
+
 def load_pth(path):
     try:
         import torch
@@ -76,9 +88,11 @@ def load_pth(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError("%s: not a readable PyTorch checkpoint (%s)" % (path, str(e).splitlines()[0]))
+        raise ValueError("%s: not a readable PyTorch state dict (%s)" % (path, _torch_load_reason(e)))
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
+    if not isinstance(state, dict) or not all(hasattr(v, "cpu") for v in state.values()):
+        raise ValueError("%s: expected a state dict {name: tensor}, got %s" % (path, type(state).__name__))
     return {k[len("module."):] if k.startswith("module.") else k: v.cpu().numpy() for k, v in state.items()}
 
 
