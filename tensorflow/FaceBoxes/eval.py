@@ -13,11 +13,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def shared_dir():
-    return os.environ.get("ZOO_SHARED") or os.path.join(HERE, "..", "..", "..", "shared")
 
 
 def list_val_images(data_path):

@@ -47,15 +47,15 @@ def map_state_dict(state):
                 value = value[perm]
             name = scope + ("/weights" if kind == "weight" else "/biases")
         else:
-            if parts[0].startswith("inception"):
+            if parts[0].startswith("inception") and len(parts) > 1 and parts[1] in _INCEPTION:
                 scope = parts[0] + "/" + _INCEPTION[parts[1]]
                 rest = parts[2:]
             else:
                 scope = parts[0]
                 rest = parts[1:]
-            if rest[0] == "conv" and rest[1] == "weight":
+            if len(rest) == 2 and rest[0] == "conv" and rest[1] == "weight":
                 name = scope + "/weights"
-            elif rest[0] == "bn" and rest[1] in _BN:
+            elif len(rest) == 2 and rest[0] == "bn" and rest[1] in _BN:
                 name = scope + "/batch_norm/" + _BN[rest[1]]
             else:
                 raise ValueError("unexpected key %r in the PyTorch state dict" % key)
@@ -103,7 +103,12 @@ def convert(src, dst):
     from src.tf_compat import tf
 
     cfg = model_config("pytorch")
-    values = map_state_dict(load_pth(src))
+    try:
+        values = map_state_dict(load_pth(src))
+    except ValueError as e:
+        if str(e).startswith(src):
+            raise
+        raise ValueError("%s: %s (is this FaceBoxesProd.pth of FaceBoxes.PyTorch?)" % (src, e))
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, None, None, 3])
         Detector(images, cfg, is_training=False)
