@@ -175,7 +175,7 @@ def run(args):
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 window.append(dt)
-                if step % every == 0 or step == 1:
+                if step % every == 0 or step == 1 or sess.should_stop():  # the last step is always logged
                     # the estimator's log line (loss = ..., step = ... (sec)), then the loss terms and the speed
                     span = sum(window)
                     print("loss = %.4f, step = %d (%.3f sec); localization %.4f, classification %.4f, "
