@@ -4,11 +4,13 @@
 
 DATA is the official layout (DATA/WIDER_val/images/<event>/<name>.jpg, DATA/ground_truth/wider_*_val.mat or
 --gt_dir). Images are used at native size (zero-padded to a multiple of 128 inside the network, as the original);
---image_size S resizes every image to SxS first (the Ascend port's protocol). Predictions go to OUT/predictions/,
+--image_size S resizes every image to SxS first (the Ascend port's protocol). Predictions go to OUT/predictions/
+(written to OUT/predictions.partial/ and renamed when all images are done),
 the APs to OUT/eval_result.json.
 """
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -55,13 +57,22 @@ def run(args):
                           device=args.device)
     import widerface_eval
 
+    # predictions go to a fresh "predictions.partial" folder that replaces "predictions" only when every image is
+    # done: a previous run's files (another checkpoint, more images) never mix into this evaluation, and an
+    # interrupted run leaves the previous complete folder intact (and its own partial one for inspection)
     pred_dir = os.path.join(args.output_path, "predictions")
-    os.makedirs(pred_dir, exist_ok=True)
+    partial = pred_dir + ".partial"
+    if os.path.exists(partial):
+        shutil.rmtree(partial)
+    os.makedirs(partial)
     t0 = time.time()
     for rel in tqdm(rels, desc="WIDER val", unit="img"):
         dets = predictor(read_rgb(os.path.join(img_root, rel)))
-        widerface_eval.write_prediction(pred_dir, rel, dets)
+        widerface_eval.write_prediction(partial, rel, dets)
     elapsed = time.time() - t0
+    if os.path.exists(pred_dir):
+        shutil.rmtree(pred_dir)
+    os.replace(partial, pred_dir)
     result = {"checkpoint": predictor.prefix, "images": len(rels), "sec_per_image": elapsed / len(rels),
               "image_size": args.image_size, "score_threshold": args.score_threshold,
               "iou_threshold": args.iou_threshold, "max_boxes": args.max_boxes}

@@ -130,15 +130,21 @@ def test_saved_model_signature(converted_ckpt, tmp_path):
 
 def test_eval_writes_prediction_folder_and_aps(converted_ckpt, mini_data, tmp_path):
     out = str(tmp_path / "eval")
+    stale = os.path.join(out, "predictions", "0--Parade", "stale.txt")  # a previous run's file must not be evaluated
+    os.makedirs(os.path.dirname(stale))
+    open(stale, "w").write("0--Parade/stale.jpg\n1\n1 1 10 10 0.9\n")
     r = run_py(["eval.py", "--checkpoint", converted_ckpt, "--data_path", mini_data, "--output_path", out,
                 "--max_images", "4"])
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.load(open(os.path.join(out, "eval_result.json")))
     assert set(res["ap"]) == {"easy", "medium", "hard"} and res["images"] == 4
     txts = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(out, "predictions")) for f in fs]
-    assert len(txts) == 4
-    lines = open(txts[0]).read().splitlines()
-    assert int(lines[1]) == len(lines) - 2
+    assert len(txts) == 4 and not os.path.exists(stale) and not os.path.exists(os.path.join(out, "predictions.partial"))
+    for t in txts:
+        lines = open(t).read().splitlines()
+        assert int(lines[1]) == len(lines) - 2
+        scores = [float(ln.split()[4]) for ln in lines[2:]]
+        assert scores == sorted(scores, reverse=True) and all(s >= 0.05 for s in scores)
 
 
 def test_demo_writes_json_and_image(converted_ckpt, shared, tmp_path):
