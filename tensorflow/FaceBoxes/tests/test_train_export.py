@@ -213,3 +213,37 @@ def test_corrupt_record_in_shards_names_the_record(tmp_path, capsys):
                    "--batch_size", "2", "--image_size", "128", "--shuffle_buffer_size", "2"], capsys)
     assert r.returncode == 1
     assert "shard-0000.tfrecords: record 0 (ev/bad0.jpg): undecodable image" in r.stderr
+
+
+def _main_in_process(module, argv, capsys):
+    """module.main(argv) in this process (no interpreter + TensorFlow start-up); returns (rc, stdout, stderr)."""
+    import importlib
+
+    capsys.readouterr()
+    rc = importlib.import_module(module).main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_demo_and_eval_nonexistent_checkpoint(shared, mini_data, tmp_path, capsys):
+    photo = os.path.join(shared, "data", "real_photos", "obama.jpg")
+    for module, argv in (("demo", ["--image", photo, "--checkpoint", str(tmp_path / "nope.ckpt")]),
+                         ("eval", ["--checkpoint", str(tmp_path / "nope.ckpt"), "--data_path", mini_data,
+                                   "--output_path", str(tmp_path / "ev")])):
+        rc, _, err = _main_in_process(module, argv, capsys)
+        assert rc == 1 and err.count("\n") == 1
+        assert err.startswith("error: %s: not a checkpoint" % (tmp_path / "nope.ckpt")), err
+
+
+def test_eval_corrupt_image_names_it_and_keeps_what_was_written(converted_ckpt, shared, tmp_path, capsys):
+    ev = tmp_path / "data" / "WIDER_val" / "images" / "0--Ev"
+    ev.mkdir(parents=True)
+    good = open(os.path.join(shared, "data", "real_photos", "grace_hopper.jpg"), "rb").read()
+    (ev / "a_good.jpg").write_bytes(good)
+    (ev / "b_truncated.jpg").write_bytes(good[: len(good) // 2])
+    rc, _, err = _main_in_process("eval", ["--checkpoint", converted_ckpt, "--data_path", str(tmp_path / "data"),
+                                           "--output_path", str(tmp_path / "out"), "--no_eval"], capsys)
+    assert rc == 1 and "b_truncated.jpg: corrupt or truncated JPEG" in err and "Traceback" not in err
+    # the image before the bad one keeps its prediction file (in the partial folder); no complete folder claimed
+    assert os.path.isfile(tmp_path / "out" / "predictions.partial" / "0--Ev" / "a_good.txt")
+    assert not os.path.exists(tmp_path / "out" / "predictions")
