@@ -233,6 +233,11 @@ def test_demo_and_eval_nonexistent_checkpoint(shared, mini_data, tmp_path, capsy
         rc, _, err = _main_in_process(module, argv, capsys)
         assert rc == 1 and err.count("\n") == 1
         assert err.startswith("error: %s: not a checkpoint" % (tmp_path / "nope.ckpt")), err
+    rc, _, err = _main_in_process("demo", ["--image", photo, "--checkpoint", str(tmp_path / "nope.pb")], capsys)
+    assert rc == 1 and err == "error: %s: no such frozen graph file\n" % (tmp_path / "nope.pb")
+    (tmp_path / "bad.pb").write_bytes(b"\x00garbage")
+    rc, _, err = _main_in_process("demo", ["--image", photo, "--checkpoint", str(tmp_path / "bad.pb")], capsys)
+    assert rc == 1 and err == "error: %s: not a frozen TensorFlow graph (.pb)\n" % (tmp_path / "bad.pb")
 
 
 def test_eval_corrupt_image_names_it_and_keeps_what_was_written(converted_ckpt, shared, tmp_path, capsys):
