@@ -39,6 +39,26 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def truncate_log(path, last_step):
+    """Drop the records of steps after the checkpoint being resumed (a run killed between two checkpoints logged
+    them; they are trained again), so train_log.jsonl has every step once. Rewritten atomically."""
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        lines = [ln for ln in f if ln.strip()]
+    keep = []
+    for ln in lines:
+        try:
+            if json.loads(ln)["step"] <= last_step:
+                keep.append(ln)
+        except (ValueError, KeyError, TypeError):  # a line cut by the kill: dropped
+            pass
+    if len(keep) != len(lines):
+        with open(path + ".tmp", "w") as f:
+            f.writelines(keep)
+        os.replace(path + ".tmp", path)
+
+
 def build_train_graph(params, args, start_step):
     from src.checkpoint_utils import add_model_config_variable
     from src.detector import Detector
@@ -125,6 +145,8 @@ def run(args):
                                   % (latest, stored, params["model_config"]))
         start_step = int(tf.train.load_variable(latest, "global_step"))
         print("resuming from %s (step %d)" % (latest, start_step), flush=True)
+        if is_chief:
+            truncate_log(os.path.join(args.output_path, "train_log.jsonl"), start_step)
         if start_step >= mp["num_steps"]:
             print("checkpoint is already at step %d >= %d: nothing to train" % (start_step, mp["num_steps"]))
             return 0

@@ -59,12 +59,15 @@ def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path, capsys):
     names = dict(tf.train.list_variables(ckpt2))
     assert "conv1/weights/Momentum" in names and "model_config" in names
 
-    # resume: continues at step 3 from the step-2 checkpoint
+    # resume: continues at step 3 from the step-2 checkpoint; records a killed run wrote after the checkpoint
+    # (step 3 and a line cut in the middle) are dropped, so every step is logged once
+    with open(os.path.join(part, "train_log.jsonl"), "a") as f:
+        f.write(json.dumps({"step": 3, "loss": -1.0}) + "\n" + '{"step": 4, "lo')
     r = run_train(args(part, 4), capsys)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming from" in r.stdout and "(step 2)" in r.stdout
     log = _read_log(part)
-    assert [x["step"] for x in log] == [1, 2, 3, 4]
+    assert [x["step"] for x in log] == [1, 2, 3, 4] and log[2]["loss"] > 0
     part4 = tf.train.latest_checkpoint(part)
     assert part4.endswith("model.ckpt-4") and tf.train.load_variable(part4, "global_step") == 4
     assert log[-1]["lr"] == pytest.approx(0.004)
