@@ -178,6 +178,10 @@ def run(args):
                                 "train_log_rank%d.jsonl" % args.worker_index)
         every = max(1, int(mp["log_step_count_steps"]))
         fetch = {k: t[k] for k in ("train_op", "total", "loc", "cls", "reg", "lr", "global_step")}
+
+        def lr_at(step):  # the schedule in Python, for messages
+            values = [float(v) * args.lr_scale for v in mp["lr_values"]]
+            return values[sum(step > int(b) for b in mp["lr_boundaries"])]
         config = session_config(args.device, args.precision_mode)
         with tf.train.MonitoredTrainingSession(
                 checkpoint_dir=args.output_path if is_chief else None, is_chief=is_chief, scaffold=scaffold, hooks=hooks, config=config,
@@ -186,7 +190,12 @@ def run(args):
             last = time.time()
             window = []
             while not sess.should_stop():
-                r = sess.run(fetch)
+                try:
+                    r = sess.run(fetch)
+                except tf.train.NanLossDuringTrainingError:
+                    raise ValueError("training loss became NaN at step %d (learning rate %g); the checkpoints in %s "
+                                     "are intact: lower the learning rate or check the data"
+                                     % (start_step + 1, float(lr_at(start_step)), args.output_path))
                 now = time.time()
                 start_step += 1
                 step = start_step

@@ -255,3 +255,10 @@ def test_eval_corrupt_image_names_it_and_keeps_what_was_written(converted_ckpt, 
     # the image before the bad one keeps its prediction file (in the partial folder); no complete folder claimed
     assert os.path.isfile(tmp_path / "out" / "predictions.partial" / "0--Ev" / "a_good.txt")
     assert not os.path.exists(tmp_path / "out" / "predictions")
+
+
+def test_nan_loss_is_a_one_line_error(shards, tmp_path, capsys):
+    r = run_train(["--data_path", shards, "--output_path", str(tmp_path / "m"), "--batch_size", "2", "--image_size",
+                   "128", "--no_augmentation", "--lr_scale", "1e8", "--steps", "8"], capsys)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "error: training loss became NaN at step" in r.stderr and "learning rate 400000" in r.stderr
