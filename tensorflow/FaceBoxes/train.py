@@ -226,6 +226,10 @@ def main(argv=None):
         from src.input_pipeline.pipeline import DataError
 
         return run(args)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the latest checkpoint in %s"
+              % args.output_path, file=sys.stderr)
+        return 130
     except (ValueError, OSError, CheckpointError, DeviceError, DataError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
