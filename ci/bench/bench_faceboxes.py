@@ -109,8 +109,9 @@ def main():
         res["training"] = bench_train(a.work, a.device, a.train_steps, a.train_batch, a.train_size)
     print(json.dumps(res))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=2)
+        from src.io_utils import write_json_atomic
+
+        write_json_atomic(a.json, res)
     return 0
 
 

@@ -92,8 +92,10 @@ def main():
     res = {"images": n, "steps": a.steps, "image_size": a.image_size, "batch_size": a.batch_size,
            "loss_first": log[0]["loss"], "loss_last": log[-1]["loss"], "train_seconds": round(train_s, 1), "ap": ap}
     print(json.dumps(res))
-    with open(os.path.join(a.out, "result.json"), "w") as f:
-        json.dump(res, f, indent=2)
+    sys.path.insert(0, MODEL)
+    from src.io_utils import write_json_atomic
+
+    write_json_atomic(os.path.join(a.out, "result.json"), res)
     return 0 if ap["easy"] >= 0.8 else 1
 
 

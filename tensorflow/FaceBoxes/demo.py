@@ -7,7 +7,6 @@ CKPT is a checkpoint prefix or directory (train.py output, or tools/convert_offi
 ``model.pb`` from export.py. The JSON is a list of {"box": [x1, y1, x2, y2], "score": s} in image pixels.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -33,13 +32,13 @@ def detect(image_path, checkpoint, score_threshold, device="cpu"):
 def draw(rgb, dets, path):
     import cv2
 
+    from src.io_utils import write_image_atomic
+
     img = rgb[:, :, ::-1].copy()
     for x1, y1, x2, y2, s in dets:
         cv2.rectangle(img, (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2))), (0, 255, 0), 2)
         cv2.putText(img, "%.2f" % s, (int(x1), max(int(y1) - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 0), 1)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not cv2.imwrite(path, img):
-        raise ValueError("%s: cannot write the output image (unknown extension?)" % path)
+    write_image_atomic(path, img)
 
 
 def main(argv=None):
@@ -60,10 +59,10 @@ def main(argv=None):
         if args.output:
             draw(rgb, dets, args.output)
         if args.json:
-            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-            with open(args.json, "w") as f:
-                json.dump(result, f, indent=1)
-    except (ValueError, FileNotFoundError, CheckpointError, DeviceError) as e:
+            from src.io_utils import write_json_atomic
+
+            write_json_atomic(args.json, result, indent=1)
+    except (ValueError, OSError, CheckpointError, DeviceError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     print("%d face(s) in %s" % (len(result), args.image))

@@ -4,21 +4,17 @@
 
 DATA is the official layout (DATA/WIDER_val/images/<event>/<name>.jpg, DATA/ground_truth/wider_*_val.mat or
 --gt_dir). Images are used at native size (zero-padded to a multiple of 128 inside the network, as the original);
---image_size S resizes every image to SxS first (the Ascend port's protocol). Predictions go to OUT/predictions/,
+--image_size S resizes every image to SxS first (the Ascend port's protocol). Predictions go to OUT/predictions/
+(written to OUT/predictions.partial/ and renamed when all images are done),
 the APs to OUT/eval_result.json.
 """
 import argparse
-import json
 import os
+import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def shared_dir():
-    return os.environ.get("ZOO_SHARED") or os.path.join(HERE, "..", "..", "..", "shared")
 
 
 def list_val_images(data_path):
@@ -48,6 +44,7 @@ def run(args):
     from tqdm import tqdm
 
     from src.inference import Predictor, read_rgb
+    from src.io_utils import write_json_atomic
 
     if not args.data_path:
         raise ValueError("--data_path is required (the WIDER FACE root)")
@@ -60,13 +57,22 @@ def run(args):
                           device=args.device)
     import widerface_eval
 
+    # predictions go to a fresh "predictions.partial" folder that replaces "predictions" only when every image is
+    # done: a previous run's files (another checkpoint, more images) never mix into this evaluation, and an
+    # interrupted run leaves the previous complete folder intact (and its own partial one for inspection)
     pred_dir = os.path.join(args.output_path, "predictions")
-    os.makedirs(pred_dir, exist_ok=True)
+    partial = pred_dir + ".partial"
+    if os.path.exists(partial):
+        shutil.rmtree(partial)
+    os.makedirs(partial)
     t0 = time.time()
     for rel in tqdm(rels, desc="WIDER val", unit="img"):
         dets = predictor(read_rgb(os.path.join(img_root, rel)))
-        widerface_eval.write_prediction(pred_dir, rel, dets)
+        widerface_eval.write_prediction(partial, rel, dets)
     elapsed = time.time() - t0
+    if os.path.exists(pred_dir):
+        shutil.rmtree(pred_dir)
+    os.replace(partial, pred_dir)
     result = {"checkpoint": predictor.prefix, "images": len(rels), "sec_per_image": elapsed / len(rels),
               "image_size": args.image_size, "score_threshold": args.score_threshold,
               "iou_threshold": args.iou_threshold, "max_boxes": args.max_boxes}
@@ -76,8 +82,7 @@ def run(args):
         print("Easy   Val AP: %.4f" % result["ap"]["easy"])
         print("Medium Val AP: %.4f" % result["ap"]["medium"])
         print("Hard   Val AP: %.4f" % result["ap"]["hard"])
-    with open(os.path.join(args.output_path, "eval_result.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json_atomic(os.path.join(args.output_path, "eval_result.json"), result)
     return result
 
 
@@ -100,7 +105,7 @@ def main(argv=None):
         from src.device import DeviceError
 
         run(args)
-    except (ValueError, FileNotFoundError, CheckpointError, DeviceError) as e:
+    except (ValueError, OSError, CheckpointError, DeviceError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     return 0

@@ -62,7 +62,7 @@ def main(argv=None):
         from src.checkpoint_utils import CheckpointError
 
         sm, pb = export(args.checkpoint, args.output_dir, args.score_threshold, args.iou_threshold, args.max_boxes)
-    except (ValueError, FileNotFoundError, CheckpointError) as e:
+    except (ValueError, OSError, CheckpointError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     print("SavedModel: %s\nfrozen graph: %s" % (sm, pb))

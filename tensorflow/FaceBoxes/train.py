@@ -39,6 +39,26 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def truncate_log(path, last_step):
+    """Drop the records of steps after the checkpoint being resumed (a run killed between two checkpoints logged
+    them; they are trained again), so train_log.jsonl has every step once. Rewritten atomically."""
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        lines = [ln for ln in f if ln.strip()]
+    keep = []
+    for ln in lines:
+        try:
+            if json.loads(ln)["step"] <= last_step:
+                keep.append(ln)
+        except (ValueError, KeyError, TypeError):  # a line cut by the kill: dropped
+            pass
+    if len(keep) != len(lines):
+        with open(path + ".tmp", "w") as f:
+            f.writelines(keep)
+        os.replace(path + ".tmp", path)
+
+
 def build_train_graph(params, args, start_step):
     from src.checkpoint_utils import add_model_config_variable
     from src.detector import Detector
@@ -125,12 +145,15 @@ def run(args):
                                   % (latest, stored, params["model_config"]))
         start_step = int(tf.train.load_variable(latest, "global_step"))
         print("resuming from %s (step %d)" % (latest, start_step), flush=True)
+        if is_chief:
+            truncate_log(os.path.join(args.output_path, "train_log.jsonl"), start_step)
         if start_step >= mp["num_steps"]:
             print("checkpoint is already at step %d >= %d: nothing to train" % (start_step, mp["num_steps"]))
             return 0
     if is_chief:
-        with open(os.path.join(args.output_path, "config.json"), "w") as f:
-            json.dump(params, f, indent=2)
+        from src.io_utils import write_json_atomic
+
+        write_json_atomic(os.path.join(args.output_path, "config.json"), params)
 
     graph = tf.Graph()
     with graph.as_default():
@@ -155,6 +178,10 @@ def run(args):
                                 "train_log_rank%d.jsonl" % args.worker_index)
         every = max(1, int(mp["log_step_count_steps"]))
         fetch = {k: t[k] for k in ("train_op", "total", "loc", "cls", "reg", "lr", "global_step")}
+
+        def lr_at(step):  # the schedule in Python, for messages
+            values = [float(v) * args.lr_scale for v in mp["lr_values"]]
+            return values[sum(step > int(b) for b in mp["lr_boundaries"])]
         config = session_config(args.device, args.precision_mode)
         with tf.train.MonitoredTrainingSession(
                 checkpoint_dir=args.output_path if is_chief else None, is_chief=is_chief, scaffold=scaffold, hooks=hooks, config=config,
@@ -163,7 +190,12 @@ def run(args):
             last = time.time()
             window = []
             while not sess.should_stop():
-                r = sess.run(fetch)
+                try:
+                    r = sess.run(fetch)
+                except tf.train.NanLossDuringTrainingError:
+                    raise ValueError("training loss became NaN at step %d (learning rate %g); the checkpoints in %s "
+                                     "are intact: lower the learning rate or check the data"
+                                     % (start_step + 1, float(lr_at(start_step)), args.output_path))
                 now = time.time()
                 start_step += 1
                 step = start_step
@@ -174,7 +206,7 @@ def run(args):
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 window.append(dt)
-                if step % every == 0 or step == 1:
+                if step % every == 0 or step == 1 or sess.should_stop():  # the last step is always logged
                     # the estimator's log line (loss = ..., step = ... (sec)), then the loss terms and the speed
                     span = sum(window)
                     print("loss = %.4f, step = %d (%.3f sec); localization %.4f, classification %.4f, "
@@ -194,7 +226,11 @@ def main(argv=None):
         from src.input_pipeline.pipeline import DataError
 
         return run(args)
-    except (ValueError, FileNotFoundError, CheckpointError, DeviceError, DataError) as e:
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the latest checkpoint in %s"
+              % args.output_path, file=sys.stderr)
+        return 130
+    except (ValueError, OSError, CheckpointError, DeviceError, DataError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     except Exception as e:  # TF runtime errors (e.g. a corrupt record) -> one line, no traceback

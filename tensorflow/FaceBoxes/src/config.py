@@ -113,11 +113,17 @@ def load_config(path):
     return params
 
 
+def padded_size(height, width, pad_multiple=128):
+    """The network input size: the image zero-padded (bottom/right) to a multiple of pad_multiple."""
+    return -(-height // pad_multiple) * pad_multiple, -(-width // pad_multiple) * pad_multiple
+
+
+def grid_sizes(height, width, pad_multiple=128):
+    """(rows, columns) of the three feature maps: ceil(padded size / stride), as every strided layer yields."""
+    h, w = padded_size(height, width, pad_multiple)
+    return [(-(-h // s), -(-w // s)) for s in STRIDES]
+
+
 def num_anchors(height, width, pad_multiple=128):
     """Number of anchors the network produces for an input of this size."""
-    h = -(-height // pad_multiple) * pad_multiple
-    w = -(-width // pad_multiple) * pad_multiple
-    total = 0
-    for stride, per_loc in zip(STRIDES, NUM_ANCHORS_PER_LOCATION):
-        total += (-(-h // stride)) * (-(-w // stride)) * per_loc
-    return total
+    return sum(gh * gw * a for (gh, gw), a in zip(grid_sizes(height, width, pad_multiple), NUM_ANCHORS_PER_LOCATION))

@@ -7,6 +7,8 @@ from src.tf_compat import tf
 class FaceDetector(object):
     def __init__(self, model_path, gpu_memory_fraction=0.25, visible_device_list="0"):
         """model_path: a frozen .pb with input 'image_tensor' (uint8) and outputs 'boxes', 'scores', 'num_boxes'."""
+        if not tf.gfile.Exists(model_path):
+            raise FileNotFoundError("%s: no such frozen graph file" % model_path)
         with tf.gfile.GFile(model_path, "rb") as f:
             graph_def = tf.GraphDef()
             try:

@@ -61,13 +61,27 @@ class Predictor(object):
 
 
 def read_rgb(path):
-    """Read an image file as RGB uint8; raises ValueError naming the file if it cannot be decoded."""
+    """Read an image file as RGB uint8; raises ValueError naming the file if it cannot be decoded.
+
+    A truncated JPEG is an error too: OpenCV would only print a libjpeg warning and return the image with its
+    missing part grey, so JPEG files are first fully decoded by Pillow, which reports the truncation.
+    """
+    import io
     import os
 
     import cv2
+    from PIL import Image
 
     if not os.path.isfile(path):
         raise FileNotFoundError("%s: no such image file" % path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"\xff\xd8":  # JPEG
+        try:
+            Image.open(io.BytesIO(data)).load()
+        except Exception as e:
+            raise ValueError("%s: corrupt or truncated JPEG (%s)" % (path, str(e).splitlines()[0] if str(e) else
+                                                                     type(e).__name__))
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError("%s: cannot decode image (corrupt or unsupported format)" % path)

@@ -22,7 +22,7 @@ def test_wider_parser_quirks_and_errors(tmp_path):
     with pytest.raises(WiderFormatError, match=r"gt.txt:4:"):
         read_bbx_gt(str(p))
     p.write_text("a/1.jpg\nmany\n")
-    with pytest.raises(WiderFormatError, match=r"gt.txt:2: expected a face count"):
+    with pytest.raises(WiderFormatError, match=r"gt.txt:2: face count 'many' is not an integer"):
         read_bbx_gt(str(p))
 
 

@@ -92,3 +92,15 @@ def test_converter_rejects_bad_input(tmp_path):
     r = run_py(["tools/convert_official.py", "--src", str(bad), "--dst", str(tmp_path / "x.ckpt")])
     assert r.returncode == 1
     assert "bad.pth" in r.stderr and "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "not a readable PyTorch state dict" in last and "weights_only" not in last
+
+
+def test_converter_rejects_non_state_dict(tmp_path):
+    import torch
+
+    from tools.convert_official import load_pth
+
+    torch.save(torch.zeros(3), str(tmp_path / "t.pth"))
+    with pytest.raises(ValueError, match=r"t\.pth: expected a state dict \{name: tensor\}, got Tensor"):
+        load_pth(str(tmp_path / "t.pth"))

@@ -59,12 +59,15 @@ def test_two_steps_checkpoint_and_exact_resume(shards, tmp_path, capsys):
     names = dict(tf.train.list_variables(ckpt2))
     assert "conv1/weights/Momentum" in names and "model_config" in names
 
-    # resume: continues at step 3 from the step-2 checkpoint
+    # resume: continues at step 3 from the step-2 checkpoint; records a killed run wrote after the checkpoint
+    # (step 3 and a line cut in the middle) are dropped, so every step is logged once
+    with open(os.path.join(part, "train_log.jsonl"), "a") as f:
+        f.write(json.dumps({"step": 3, "loss": -1.0}) + "\n" + '{"step": 4, "lo')
     r = run_train(args(part, 4), capsys)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming from" in r.stdout and "(step 2)" in r.stdout
     log = _read_log(part)
-    assert [x["step"] for x in log] == [1, 2, 3, 4]
+    assert [x["step"] for x in log] == [1, 2, 3, 4] and log[2]["loss"] > 0
     part4 = tf.train.latest_checkpoint(part)
     assert part4.endswith("model.ckpt-4") and tf.train.load_variable(part4, "global_step") == 4
     assert log[-1]["lr"] == pytest.approx(0.004)
@@ -130,15 +133,21 @@ def test_saved_model_signature(converted_ckpt, tmp_path):
 
 def test_eval_writes_prediction_folder_and_aps(converted_ckpt, mini_data, tmp_path):
     out = str(tmp_path / "eval")
+    stale = os.path.join(out, "predictions", "0--Parade", "stale.txt")  # a previous run's file must not be evaluated
+    os.makedirs(os.path.dirname(stale))
+    open(stale, "w").write("0--Parade/stale.jpg\n1\n1 1 10 10 0.9\n")
     r = run_py(["eval.py", "--checkpoint", converted_ckpt, "--data_path", mini_data, "--output_path", out,
                 "--max_images", "4"])
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.load(open(os.path.join(out, "eval_result.json")))
     assert set(res["ap"]) == {"easy", "medium", "hard"} and res["images"] == 4
     txts = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(out, "predictions")) for f in fs]
-    assert len(txts) == 4
-    lines = open(txts[0]).read().splitlines()
-    assert int(lines[1]) == len(lines) - 2
+    assert len(txts) == 4 and not os.path.exists(stale) and not os.path.exists(os.path.join(out, "predictions.partial"))
+    for t in txts:
+        lines = open(t).read().splitlines()
+        assert int(lines[1]) == len(lines) - 2
+        scores = [float(ln.split()[4]) for ln in lines[2:]]
+        assert scores == sorted(scores, reverse=True) and all(s >= 0.05 for s in scores)
 
 
 def test_demo_writes_json_and_image(converted_ckpt, shared, tmp_path):
@@ -207,3 +216,49 @@ def test_corrupt_record_in_shards_names_the_record(tmp_path, capsys):
                    "--batch_size", "2", "--image_size", "128", "--shuffle_buffer_size", "2"], capsys)
     assert r.returncode == 1
     assert "shard-0000.tfrecords: record 0 (ev/bad0.jpg): undecodable image" in r.stderr
+
+
+def _main_in_process(module, argv, capsys):
+    """module.main(argv) in this process (no interpreter + TensorFlow start-up); returns (rc, stdout, stderr)."""
+    import importlib
+
+    capsys.readouterr()
+    rc = importlib.import_module(module).main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_demo_and_eval_nonexistent_checkpoint(shared, mini_data, tmp_path, capsys):
+    photo = os.path.join(shared, "data", "real_photos", "obama.jpg")
+    for module, argv in (("demo", ["--image", photo, "--checkpoint", str(tmp_path / "nope.ckpt")]),
+                         ("eval", ["--checkpoint", str(tmp_path / "nope.ckpt"), "--data_path", mini_data,
+                                   "--output_path", str(tmp_path / "ev")])):
+        rc, _, err = _main_in_process(module, argv, capsys)
+        assert rc == 1 and err.count("\n") == 1
+        assert err.startswith("error: %s: not a checkpoint" % (tmp_path / "nope.ckpt")), err
+    rc, _, err = _main_in_process("demo", ["--image", photo, "--checkpoint", str(tmp_path / "nope.pb")], capsys)
+    assert rc == 1 and err == "error: %s: no such frozen graph file\n" % (tmp_path / "nope.pb")
+    (tmp_path / "bad.pb").write_bytes(b"\x00garbage")
+    rc, _, err = _main_in_process("demo", ["--image", photo, "--checkpoint", str(tmp_path / "bad.pb")], capsys)
+    assert rc == 1 and err == "error: %s: not a frozen TensorFlow graph (.pb)\n" % (tmp_path / "bad.pb")
+
+
+def test_eval_corrupt_image_names_it_and_keeps_what_was_written(converted_ckpt, shared, tmp_path, capsys):
+    ev = tmp_path / "data" / "WIDER_val" / "images" / "0--Ev"
+    ev.mkdir(parents=True)
+    good = open(os.path.join(shared, "data", "real_photos", "grace_hopper.jpg"), "rb").read()
+    (ev / "a_good.jpg").write_bytes(good)
+    (ev / "b_truncated.jpg").write_bytes(good[: len(good) // 2])
+    rc, _, err = _main_in_process("eval", ["--checkpoint", converted_ckpt, "--data_path", str(tmp_path / "data"),
+                                           "--output_path", str(tmp_path / "out"), "--no_eval"], capsys)
+    assert rc == 1 and "b_truncated.jpg: corrupt or truncated JPEG" in err and "Traceback" not in err
+    # the image before the bad one keeps its prediction file (in the partial folder); no complete folder claimed
+    assert os.path.isfile(tmp_path / "out" / "predictions.partial" / "0--Ev" / "a_good.txt")
+    assert not os.path.exists(tmp_path / "out" / "predictions")
+
+
+def test_nan_loss_is_a_one_line_error(shards, tmp_path, capsys):
+    r = run_train(["--data_path", shards, "--output_path", str(tmp_path / "m"), "--batch_size", "2", "--image_size",
+                   "128", "--no_augmentation", "--lr_scale", "1e8", "--steps", "8"], capsys)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "error: training loss became NaN at step" in r.stderr and "learning rate 400000" in r.stderr

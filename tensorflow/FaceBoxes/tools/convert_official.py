@@ -47,15 +47,15 @@ def map_state_dict(state):
                 value = value[perm]
             name = scope + ("/weights" if kind == "weight" else "/biases")
         else:
-            if parts[0].startswith("inception"):
+            if parts[0].startswith("inception") and len(parts) > 1 and parts[1] in _INCEPTION:
                 scope = parts[0] + "/" + _INCEPTION[parts[1]]
                 rest = parts[2:]
             else:
                 scope = parts[0]
                 rest = parts[1:]
-            if rest[0] == "conv" and rest[1] == "weight":
+            if len(rest) == 2 and rest[0] == "conv" and rest[1] == "weight":
                 name = scope + "/weights"
-            elif rest[0] == "bn" and rest[1] in _BN:
+            elif len(rest) == 2 and rest[0] == "bn" and rest[1] in _BN:
                 name = scope + "/batch_norm/" + _BN[rest[1]]
             else:
                 raise ValueError("unexpected key %r in the PyTorch state dict" % key)
@@ -64,6 +64,18 @@ def map_state_dict(state):
         out[name] = value.astype(np.float32)
         used.add(key)
     return out
+
+
+def _torch_load_reason(exc):
+    """The informative part of a torch.load error (PyTorch >= 2.6 wraps it in a long weights_only notice)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        # "...WeightsUnpickler error: " is followed by the actual cause on its own line
+        for k, ln in enumerate(lines):
+            if ln.endswith("WeightsUnpickler error:") and k + 1 < len(lines):
+                return "unpickling failed: %s; expected a file written by torch.save" % lines[k + 1]
+        return "it holds objects other than tensors; expected a state dict written by torch.save"
+    return lines[0] if lines else type(exc).__name__
 
 
 def load_pth(path):
@@ -76,9 +88,11 @@ def load_pth(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError("%s: not a readable PyTorch checkpoint (%s)" % (path, str(e).splitlines()[0]))
+        raise ValueError("%s: not a readable PyTorch state dict (%s)" % (path, _torch_load_reason(e)))
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
+    if not isinstance(state, dict) or not all(hasattr(v, "cpu") for v in state.values()):
+        raise ValueError("%s: expected a state dict {name: tensor}, got %s" % (path, type(state).__name__))
     return {k[len("module."):] if k.startswith("module.") else k: v.cpu().numpy() for k, v in state.items()}
 
 
@@ -89,7 +103,12 @@ def convert(src, dst):
     from src.tf_compat import tf
 
     cfg = model_config("pytorch")
-    values = map_state_dict(load_pth(src))
+    try:
+        values = map_state_dict(load_pth(src))
+    except ValueError as e:
+        if str(e).startswith(src):
+            raise
+        raise ValueError("%s: %s (is this FaceBoxesProd.pth of FaceBoxes.PyTorch?)" % (src, e))
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, None, None, 3])
         Detector(images, cfg, is_training=False)

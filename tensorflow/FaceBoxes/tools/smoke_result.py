@@ -34,8 +34,9 @@ def main(argv=None):
     res = {"steps": t["steps"], "loss_first": t["loss_first"], "loss_last": t["loss_last"],
            "sec_per_step": t["sec_per_step"], "params": count_params(), "anchors": num_anchors(1024, 1024),
            "ap": ev["ap"]}
-    with open(a.output, "w") as f:
-        json.dump(res, f)
+    from src.io_utils import write_json_atomic
+
+    write_json_atomic(a.output, res, indent=None)
     print(json.dumps(res))
     return 0
 
