@@ -2,8 +2,9 @@
 # Create or update the zoo's virtual environment (.venv at the repository root).
 #   bash ci/setup_env.sh            # idempotent: a second run with nothing changed returns in well under 5 s
 #   ZOO_VENV=/path bash ci/setup_env.sh
-# Installs ci/requirements.txt (pinned), every model's requirements.txt (constrained by the pins) and
-# common/widerface_eval (editable). A failed install names the package that failed.
+# Installs ci/requirements.txt (pinned), common/widerface_eval (editable), then whatever the models' own
+# requirements.txt still need (constrained by the pins; ci/check_requirements.py decides, so that e.g.
+# tensorflow>=1.15 is satisfied by tensorflow-cpu). A failed install names the package that failed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ZOO_VENV:-$ROOT/.venv}"
@@ -30,34 +31,40 @@ fi
 VPY="$VENV/bin/python"
 pip_install() { "$VPY" -m pip install --disable-pip-version-check -q "$@"; }
 
-args=()
-for f in "${req_files[@]}"; do args+=(-r "$f"); done
-echo "[setup_env] installing ${#req_files[@]} requirement file(s) (pins: ci/requirements.txt)"
 log="$(mktemp)"
-if ! pip_install "${args[@]}" -c "$ROOT/ci/requirements.txt" >"$log" 2>&1; then
+fail() { echo "[setup_env] ERROR: $*" >&2; exit 1; }
+
+# 1. the pinned zoo packages (one resolver run; on failure, find the package that fails)
+echo "[setup_env] installing the pinned packages of ci/requirements.txt"
+if ! pip_install -r "$ROOT/ci/requirements.txt" >"$log" 2>&1; then
   echo "[setup_env] the combined install failed; retrying package by package to find the culprit" >&2
   failed=()
   while IFS= read -r line; do
     pkg="${line%%#*}"; pkg="$(echo "$pkg" | xargs)"
     [[ -z "$pkg" || "$pkg" == -* ]] && continue
     if ! pip_install "$pkg" -c "$ROOT/ci/requirements.txt" >>"$log" 2>&1; then failed+=("$pkg"); fi
-  done < <(cat "${req_files[@]}")
-  if ((${#failed[@]})); then
-    echo "[setup_env] ERROR: could not install: ${failed[*]} (pip log: $log)" >&2
-  else
-    echo "[setup_env] ERROR: the combined install failed though each package installs alone (pip log: $log)" >&2
-    grep -iE "error|conflict" "$log" | tail -5 >&2 || true
-  fi
-  exit 1
+  done <"$ROOT/ci/requirements.txt"
+  if ((${#failed[@]})); then fail "could not install: ${failed[*]} (pip log: $log)"; fi
+  grep -iE "error|conflict" "$log" | tail -5 >&2 || true
+  fail "the combined install failed though each package installs alone (pip log: $log)"
 fi
-if ! pip_install --no-deps -e "$ROOT/common/widerface_eval" >>"$log" 2>&1; then
-  echo "[setup_env] ERROR: could not install common/widerface_eval (pip log: $log)" >&2
-  exit 1
+# 2. the shared evaluation package, editable
+pip_install --no-deps -e "$ROOT/common/widerface_eval" >>"$log" 2>&1 \
+  || fail "could not install common/widerface_eval (pip log: $log)"
+# 3. what the models' own requirements.txt add (tensorflow>=1.15 is satisfied by tensorflow-cpu, etc.)
+model_reqs=("${req_files[@]:1}")
+if ((${#model_reqs[@]})); then
+  extra="$("$VPY" "$ROOT/ci/check_requirements.py" "${model_reqs[@]}")" || fail "cannot read the models' requirements"
+  if [[ -n "$extra" ]]; then
+    while IFS= read -r pkg; do
+      echo "[setup_env] installing $pkg (a model's requirements.txt)"
+      pip_install "$pkg" -c "$ROOT/ci/requirements.txt" >>"$log" 2>&1 || fail "could not install: $pkg (pip log: $log)"
+    done <<<"$extra"
+  fi
 fi
 if ! "$VPY" -m pip check >>"$log" 2>&1; then
-  echo "[setup_env] ERROR: pip check reports broken requirements:" >&2
   "$VPY" -m pip check >&2 || true
-  exit 1
+  fail "pip check reports broken requirements (above)"
 fi
 rm -f "$log"
 echo "$want" >"$STAMP"
