@@ -313,7 +313,7 @@ class RetinaFaceWithLossCell(nn.Cell):
 
     def construct(self, img, loc_t, conf_t, landm_t):
         loc, conf, landm = self.network(img)
-        loss_loc, loss_conf, loss_landm = self.loss(loc, conf, landm, loc_t, conf_t, landm_t)
+        loss_loc, loss_conf, loss_landm = self.loss(loc, loc_t, conf, conf_t, landm, landm_t)
         return loss_loc * self.loc_weight + loss_conf * self.class_weight + loss_landm * self.landm_weight
 
 
