@@ -197,7 +197,11 @@ def main(argv=None):
                                  keep_checkpoint_max=cfg["keep_checkpoint_max"],
                                  append_info=[{CONFIG_KEY: json.dumps(model_config(cfg), sort_keys=True)}])
     ckpt_cb = ModelCheckpoint(prefix="RetinaFace", directory=ckpt_dir, config=config_ck)
-    logger = StepLogger(max_steps=total_steps - start_step, log_json=args.log_json)
+    log_json = args.log_json
+    if log_json and group > 1:
+        root, ext = os.path.splitext(log_json)
+        log_json = f"{root}_rank{rank}{ext or '.json'}"
+    logger = StepLogger(max_steps=total_steps - start_step, log_json=log_json)
     callbacks = [LossMonitor(), TimeMonitor(data_size=steps_per_epoch), logger]
     callbacks.append(ckpt_cb)
     print(f"RetinaFace-{cfg['backbone']}: {len(sampler.epoch_indices(0))} images/shard, {steps_per_epoch} "
