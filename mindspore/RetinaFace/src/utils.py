@@ -163,15 +163,17 @@ def detect(loc, conf, landms, priors, variances, scale_hw, resize=1.0, confidenc
     top_k 5000 / keep_top_k 750.
     """
     h, w = scale_hw
-    boxes = decode(np.asarray(loc).reshape(-1, 4), priors, variances)
-    boxes = boxes * np.array([w, h, w, h], np.float32) / np.float32(resize)
+    with np.errstate(over="ignore", invalid="ignore"):
+        boxes = decode(np.asarray(loc).reshape(-1, 4), priors, variances)
+        boxes = boxes * np.array([w, h, w, h], np.float32) / np.float32(resize)
     scores = np.asarray(conf).reshape(-1, 2)[:, 1]
     if landms is not None:
         lm = decode_landm(np.asarray(landms).reshape(-1, 10), priors, variances)
         lm = lm * np.array([w, h] * 5, np.float32) / np.float32(resize)
     else:
         lm = np.zeros((boxes.shape[0], 10), np.float32)
-    inds = np.where(scores > confidence_threshold)[0]
+    # an untrained network can overflow exp() in the decode: a non-finite box is not a detection
+    inds = np.where((scores > confidence_threshold) & np.isfinite(boxes).all(axis=1))[0]
     boxes, lm, scores = boxes[inds], lm[inds], scores[inds]
     order = scores.argsort()[::-1]
     if top_k is not None:
