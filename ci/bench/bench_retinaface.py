@@ -66,6 +66,8 @@ def bench_infer(repeat=10, hw=(480, 640)):
 def _train_run(data_path, workers, image_size, batch_size, steps, tmp):
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    for k in ("MS_NODE_TIMEOUT", "MS_RECEIVE_MSG_TIMEOUT", "MS_CPU_COMM_OP_TIMEOUT"):   # busy CPUs: late heartbeats
+        env.setdefault(k, "600")
     log_json = os.path.join(tmp, f"w{workers}.json")
     args = ["train.py", f"--data_path={data_path}", "--device_target=CPU", "--backbone=resnet50",
             f"--image_size={image_size}", f"--batch_size={batch_size}", f"--max_steps={steps}",
@@ -78,7 +80,13 @@ def _train_run(data_path, workers, image_size, batch_size, steps, tmp):
                f"--local_worker_num={workers}", "--master_port=8141", f"--log_dir={os.path.join(tmp, 'msrun')}",
                "--join=True"] + args + ["--is_distributed"]
     t0 = time.time()
-    subprocess.run(cmd, cwd=MODEL, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = os.path.join(tmp, f"w{workers}.log")
+    with open(log, "w") as lf:
+        rc = subprocess.run(cmd, cwd=MODEL, env=env, stdout=lf, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        with open(log) as lf:
+            tail = lf.read()[-3000:]
+        raise RuntimeError(f"training with {workers} worker(s) failed (exit {rc}):\n{tail}")
     wall = time.time() - t0
     files = [log_json] if workers == 1 else [log_json.replace(".json", f"_rank{r}.json") for r in range(workers)]
     per_rank = []

@@ -44,6 +44,10 @@ OUTPUT_PATH="${OUTPUT_PATH:-$LOG_DIR}"
 mkdir -p "$LOG_DIR" "$OUTPUT_PATH"
 OUTPUT_PATH="$(cd "$OUTPUT_PATH" && pwd)"
 
+# msrun's scheduler drops a worker whose heartbeat is late; busy CPUs need a longer grace period
+export MS_NODE_TIMEOUT="${MS_NODE_TIMEOUT:-600}" MS_RECEIVE_MSG_TIMEOUT="${MS_RECEIVE_MSG_TIMEOUT:-600}"
+export MS_CPU_COMM_OP_TIMEOUT="${MS_CPU_COMM_OP_TIMEOUT:-600}"
+
 # launch N data-parallel workers with msrun (MindSpore's launcher) on one node
 launch_distributed() {
   local n="$1"; shift

@@ -76,7 +76,8 @@ def test_msrun_two_workers_data_parallel(mini_data, tmp_path):
     r = run_script(["-m", "mindspore.parallel.cluster.run", "--worker_num=2", "--local_worker_num=2",
                     "--master_port=8131", f"--log_dir={tmp_path / 'log'}", "--join=True", "train.py",
                     f"--data_path={mini_data}", "--is_distributed", "--backbone=mobilenet0.25", "--batch_size=2",
-                    "--max_steps=2", f"--ckpt_path={tmp_path}", f"--log_json={tmp_path / 'l.json'}"] + SMALL)
+                    "--max_steps=2", f"--ckpt_path={tmp_path}", f"--log_json={tmp_path / 'l.json'}"] + SMALL,
+                   env={"MS_NODE_TIMEOUT": "600", "MS_RECEIVE_MSG_TIMEOUT": "600", "MS_CPU_COMM_OP_TIMEOUT": "600"})
     logs = "".join(open(p).read()[-2000:] for p in glob.glob(str(tmp_path / "log" / "worker_*.log")))
     assert r.returncode == 0, r.stderr[-2000:] + logs
     assert "batch 2 x 2 device(s)" in logs
