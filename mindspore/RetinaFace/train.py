@@ -74,40 +74,36 @@ def build_cfg(args):
     return cfg
 
 
-class StepLogger:
-    """Records each step's loss and wall time; stops training after ``max_steps`` steps."""
+def make_step_logger(max_steps=0, log_json=None):
+    """A Callback recording each step's loss and wall time (written to ``log_json`` at the end) that stops
+    training after ``max_steps`` steps. Built on demand so that ``--help`` and argument errors need no MindSpore."""
+    from mindspore.train import Callback
 
-    def __new__(cls, *a, **k):
-        from mindspore.train import Callback
+    class StepLogger(Callback):
+        def __init__(self):
+            super().__init__()
+            self.max_steps = max_steps
+            self.losses, self.times = [], []
+            self.count = 0
+            self._t = None
 
-        class _StepLogger(Callback):
-            def __init__(self, max_steps=0, log_json=None):
-                super().__init__()
-                self.max_steps = max_steps
-                self.log_json = log_json
-                self.losses, self.times = [], []
-                self._t = None
-                self.count = 0
+        def on_train_step_begin(self, run_context):
+            self._t = time.time()
 
-            def on_train_step_begin(self, run_context):
-                self._t = time.time()
+        def on_train_step_end(self, run_context):
+            loss = run_context.original_args().net_outputs
+            self.losses.append(float(loss.asnumpy() if hasattr(loss, "asnumpy") else loss))
+            self.times.append(time.time() - self._t)
+            self.count += 1
+            if self.max_steps and self.count >= self.max_steps:
+                run_context.request_stop()
 
-            def on_train_step_end(self, run_context):
-                cb = run_context.original_args()
-                loss = cb.net_outputs
-                loss = float(loss.asnumpy() if hasattr(loss, "asnumpy") else loss)
-                self.losses.append(loss)
-                self.times.append(time.time() - self._t)
-                self.count += 1
-                if self.max_steps and self.count >= self.max_steps:
-                    run_context.request_stop()
+        def on_train_end(self, run_context):
+            if log_json:
+                with open(log_json, "w", encoding="utf-8") as f:
+                    json.dump({"losses": self.losses, "step_times": self.times}, f)
 
-            def on_train_end(self, run_context):
-                if self.log_json:
-                    with open(self.log_json, "w", encoding="utf-8") as f:
-                        json.dump({"losses": self.losses, "step_times": self.times}, f)
-
-        return _StepLogger(*a, **k)
+    return StepLogger()
 
 
 def main(argv=None):
@@ -201,7 +197,7 @@ def main(argv=None):
     if log_json and group > 1:
         root, ext = os.path.splitext(log_json)
         log_json = f"{root}_rank{rank}{ext or '.json'}"
-    logger = StepLogger(max_steps=total_steps - start_step, log_json=log_json)
+    logger = make_step_logger(total_steps - start_step, log_json)
     callbacks = [LossMonitor(), TimeMonitor(data_size=steps_per_epoch), logger]
     callbacks.append(ckpt_cb)
     print(f"RetinaFace-{cfg['backbone']}: {len(sampler.epoch_indices(0))} images/shard, {steps_per_epoch} "

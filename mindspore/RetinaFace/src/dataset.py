@@ -15,7 +15,7 @@ import os
 import cv2
 import numpy as np
 
-from .augmentation import Preproc
+from .augmentation import AugmentationError, Preproc
 from .utils import match, prior_box
 
 
@@ -180,13 +180,18 @@ class ReadImage:
 class Augment:
     """map stage 2: augmentation with an RNG seeded by (seed, key) -> identical samples in every worker/run."""
 
-    def __init__(self, image_size, seed=1, mean_bgr=(104.0, 117.0, 123.0), photometric=False):
+    def __init__(self, image_size, seed=1, mean_bgr=(104.0, 117.0, 123.0), photometric=False, paths=None):
         self.preproc = Preproc(image_size, mean_bgr, photometric)
         self.seed = int(seed)
+        self.paths = paths
 
     def __call__(self, image, annot, key):
         rng = np.random.default_rng([self.seed, 7919, int(key)])
-        return self.preproc(image, annot, rng)
+        try:
+            return self.preproc(image, annot, rng)
+        except AugmentationError as e:
+            where = self.paths[int(key) % len(self.paths)] if self.paths else f"sample {int(key)}"
+            raise AugmentationError(f"{where}: {e}") from None
 
 
 class EncodeTargets:
@@ -223,9 +228,11 @@ def create_dataset(data_dir, cfg, batch_size=None, image_size=None, shuffle=True
                            pass_steps)
     ds = de.GeneratorDataset(WiderSource(entries), ["key", "annot"], sampler=sampler)
     kw = dict(num_parallel_workers=num_workers, python_multiprocessing=python_multiprocessing)
-    ds = ds.map(operations=ReadImage([p for p, _ in entries]), input_columns=["key", "annot"],
+    paths = [p for p, _ in entries]
+    ds = ds.map(operations=ReadImage(paths), input_columns=["key", "annot"],
                 output_columns=["image", "annot", "key"], **kw)
-    ds = ds.map(operations=Augment(image_size, cfg["seed"], cfg["mean_bgr"], cfg.get("photometric_distortion")),
+    ds = ds.map(operations=Augment(image_size, cfg["seed"], cfg["mean_bgr"], cfg.get("photometric_distortion"),
+                                   paths),
                 input_columns=["image", "annot", "key"], output_columns=["image", "annot"], **kw)
     ds = ds.map(operations=EncodeTargets(cfg, image_size), input_columns=["image", "annot"],
                 output_columns=["image", "truths", "conf", "landm"], **kw)
