@@ -23,7 +23,6 @@ MODEL = os.path.join(REPO, "mindspore", "RetinaFace")
 
 def build_subset(data_path, out, n=8):
     """out/{train,val}/label.txt + images links + ground_truth/ for the first n val images with faces."""
-    import numpy as np
     import widerface_eval as we
     src_label = os.path.join(data_path, "val", "label.txt")
     blocks, cur = [], None

@@ -198,8 +198,7 @@ def main(argv=None):
         root, ext = os.path.splitext(log_json)
         log_json = f"{root}_rank{rank}{ext or '.json'}"
     logger = make_step_logger(total_steps - start_step, log_json)
-    callbacks = [LossMonitor(), TimeMonitor(data_size=steps_per_epoch), logger]
-    callbacks.append(ckpt_cb)
+    callbacks = [LossMonitor(), TimeMonitor(data_size=steps_per_epoch), logger, ckpt_cb]
     print(f"RetinaFace-{cfg['backbone']}: {len(sampler.epoch_indices(0))} images/shard, {steps_per_epoch} "
           f"steps/epoch, batch {cfg['batch_size']} x {group} device(s), {cfg['image_size']}px, device {target}, "
           f"sink {sink}, steps {start_step}->{total_steps}", flush=True)
@@ -208,10 +207,9 @@ def main(argv=None):
     first_epoch, offset = divmod(start_step, steps_per_epoch)
     end_epoch = -(-total_steps // steps_per_epoch)
     if offset:
-        part_ds, _ = create_dataset(os.path.join(args.data_path, "train"), cfg, num_shards=group,
-                                               shard_id=rank, start_step=start_step,
-                                               python_multiprocessing=not args.no_python_multiprocessing,
-                                               pass_steps=steps_per_epoch - offset)
+        part_ds, _ = create_dataset(os.path.join(args.data_path, "train"), cfg, num_shards=group, shard_id=rank,
+                                    start_step=start_step, pass_steps=steps_per_epoch - offset,
+                                    python_multiprocessing=not args.no_python_multiprocessing)
         model.train(first_epoch + 1, part_ds, callbacks=callbacks, dataset_sink_mode=False,
                     initial_epoch=first_epoch)
         first_epoch += 1
