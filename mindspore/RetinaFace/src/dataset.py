@@ -219,7 +219,8 @@ def create_dataset(data_dir, cfg, batch_size=None, image_size=None, shuffle=True
 
     batch_size = int(batch_size or cfg["batch_size"])
     image_size = int(image_size or cfg["image_size"])
-    num_workers = int(num_workers or cfg["num_workers"])
+    # MindSpore rejects more map workers than CPU cores
+    num_workers = max(1, min(int(num_workers or cfg["num_workers"]), os.cpu_count() or 1))
     label_file = label_file or os.path.join(data_dir, "label.txt")
     entries = parse_label_file(label_file, check_images=True)
     if not entries:
