@@ -1,0 +1,1 @@
+"""RetinaFace (ResNet50 / MobileNet0.25) in MindSpore."""
