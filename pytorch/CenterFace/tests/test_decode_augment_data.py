@@ -177,3 +177,32 @@ def test_more_than_32_faces_sampled_without_replacement(tmp_path):
         _, boxes, _, _ = ds.load(0, np.random.RandomState(seed))
         assert len(boxes) == 32
         assert len({tuple(np.round(b, 3)) for b in boxes}) == 32  # no face twice
+
+
+def test_colour_aug_pca_lighting_uses_the_reference_eigen_values():
+    # with var = 0 brightness / contrast / saturation are identities; what is left is the PCA lighting
+    # image += V · (λ ∘ α), α ~ N(0, 0.1²), with the reference's (CenterNet) eigen values and vectors
+    lam = np.array([0.2141788, 0.01817699, 0.00341571])
+    vec = np.array([[-0.58752847, -0.69563484, 0.41340352],
+                    [-0.5832747, 0.00994535, -0.81221408],
+                    [-0.56089297, 0.71832671, 0.41158938]])
+    img = np.random.RandomState(0).rand(6, 7, 3).astype(np.float32)
+    out = augment.color_aug(np.random.RandomState(5), img.copy(), var=0.0)
+    r = np.random.RandomState(5)
+    r.shuffle([0, 1, 2])
+    for _ in range(3):
+        r.uniform(low=-0.0, high=0.0)
+    alpha = r.normal(scale=0.1, size=(3,))
+    np.testing.assert_allclose(out - img, np.broadcast_to(vec @ (lam * alpha), img.shape), atol=1e-6)
+    # the three jitters in the shuffled order on a grey image (grey = 0.5 everywhere, so gs = gs_mean = 0.5):
+    # brightness v·a, contrast a·v + (1 − a)·gs_mean, saturation a·v + (1 − a)·gs, a = 1 + U(−0.4, 0.4)
+    grey = np.full((4, 4, 3), 0.5, np.float32)
+    out = augment.color_aug(np.random.RandomState(1), grey.copy(), alphastd=0.0)
+    r = np.random.RandomState(1)
+    order = [0, 1, 2]
+    r.shuffle(order)
+    v = 0.5
+    for f in order:
+        a = 1 + r.uniform(-0.4, 0.4)
+        v = v * a if f == 0 else a * v + (1 - a) * 0.5
+    np.testing.assert_allclose(out, v, atol=1e-6)
