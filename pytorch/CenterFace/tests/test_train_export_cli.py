@@ -102,6 +102,10 @@ def test_cli_convert_demo_and_errors(shared, onnx_path, tmp_path, tiny):
     assert r.returncode != 0 and "--data_path is required" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run(["bash", "test/train_full_1p.sh"], cwd=MODEL_DIR, capture_output=True, text=True)
     assert r.returncode == 2 and "--data_path=DIR is required" in r.stderr
+    # a relative --data_path is taken relative to the caller's directory, not the model folder
+    r = subprocess.run(["bash", os.path.join(MODEL_DIR, "test", "train_smoke.sh"), "--data_path=nope"],
+                       cwd=str(tmp_path), capture_output=True, text=True)
+    assert r.returncode == 2 and f"{tmp_path}/nope is not a directory" in r.stderr
     # a missing landmark file
     os.rename(os.path.join(tiny, "train", "label.txt"), os.path.join(tiny, "train", "label.moved"))
     try:
