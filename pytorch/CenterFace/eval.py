@@ -10,7 +10,6 @@ Pre-processing and decode follow the checkpoint's configuration: chenjun2hao = 8
 no threshold; official = the "ceil to /32" resize of the original image (SIO), threshold 0.05, NMS 0.3.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -22,6 +21,7 @@ from src.checkpoint import CheckpointError, load_model
 from src.dataset import DataError, read_image
 from src.detector import DEFAULTS, Detector
 from src.device import SetupError, init_device
+from src.fileio import write_json_atomic
 
 
 def parse_args(argv=None):
@@ -82,8 +82,7 @@ def run(args):
     out = {"ap": aps, "iou": iou, "images": len(items), "checkpoint": os.path.abspath(args.checkpoint),
            "variant": cfg["variant"], "resize": det.resize, "input_size": det.input_size, "threshold": thr,
            "nms": nms, "top_k": args.top_k}
-    with open(os.path.join(args.output_path, "wider_ap.json"), "w") as f:
-        json.dump(out, f, indent=1)
+    write_json_atomic(os.path.join(args.output_path, "wider_ap.json"), out, indent=1)
     return out
 
 

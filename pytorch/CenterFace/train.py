@@ -8,7 +8,6 @@ DATA is the WIDER FACE layout (WIDER_train/, WIDER_val/, train/label.txt, val/la
 keypoints json on first use) or a folder with annotations/{train,val}_wider_face.json (see README).
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -23,6 +22,7 @@ from src.checkpoint import CheckpointError, read_checkpoint, save_atomic, strip_
 from src.coco_convert import resolve_annotations
 from src.dataset import DataError, WiderFaceCOCO
 from src.device import Amp, SetupError, all_reduce_sum, init_device, is_main
+from src.fileio import write_json_atomic
 from src.losses import CenterFaceLoss
 from src.model import CONFIGS, CenterFace, count_parameters, get_config
 
@@ -292,13 +292,11 @@ def main(argv=None):
         if done:
             break
     if args.summary_json and is_main(info):
-        with open(args.summary_json, "w") as f:
-            json.dump({"steps": step, "loss_first": losses[0] if losses else None,
-                       "loss_last": losses[-1] if losses else None,
-                       "sec_per_step": t_steps / n_timed if n_timed else None, "params": n_params,
-                       "anchors": None, "global_batch": args.batch_size * info["world"],
-                       "images_per_s": args.batch_size * info["world"] * n_timed / t_steps if n_timed else None},
-                      f)
+        write_json_atomic(args.summary_json, {
+            "steps": step, "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+            "sec_per_step": t_steps / n_timed if n_timed else None, "params": n_params, "anchors": None,
+            "global_batch": args.batch_size * info["world"],
+            "images_per_s": args.batch_size * info["world"] * n_timed / t_steps if n_timed else None})
     if info["distributed"]:
         torch.distributed.destroy_process_group()
     return 0
