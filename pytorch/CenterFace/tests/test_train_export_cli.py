@@ -1,6 +1,7 @@
 """Training steps, exact resume, 2-process DDP on CPU, ONNX export parity and the CLI error paths."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -21,8 +22,23 @@ def tiny(tmp_path_factory):
     return build(str(tmp_path_factory.mktemp("tiny")), n_train=4, n_val=2)
 
 
-def run(*args, **kw):
-    return subprocess.run([sys.executable, *args], cwd=MODEL_DIR, capture_output=True, text=True, timeout=300, **kw)
+def run(*args, timeout=240, **kw):
+    """Runs a python command in the model folder in its own process group; on timeout the whole group (torchrun
+    and its workers included) is killed, so a hung collective can neither block CI nor leave processes behind."""
+    p = subprocess.Popen([sys.executable, *args], cwd=MODEL_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        pytest.fail(f"{' '.join(args[:3])} did not finish within {timeout} s (process group killed)")
+    finally:
+        try:  # workers that outlived their launcher
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def test_two_steps_finite_and_exact_resume(tiny, tmp_path):
@@ -68,7 +84,7 @@ def test_ddp_two_processes_on_cpu(tiny, tmp_path):
     r = run("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", "--data_path", tiny,
             "--output_path", out, "--num_epochs", "1", "--input_size", "64", "--batch_size", "1", "--num_workers",
             "0", "--max_images", "2", "--summary_json", os.path.join(out, "s.json"), "--val_intervals", "1",
-            env=dict(os.environ, OMP_NUM_THREADS="1"))
+            env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=180)
     assert r.returncode == 0, "\n".join(l for l in r.stderr.splitlines() if "rror" in l or "raise" in l)[-3000:]
     s = json.load(open(os.path.join(out, "s.json")))
     assert s["steps"] == 1 and np.isfinite(s["loss_first"])
