@@ -60,6 +60,23 @@ def test_two_steps_finite_and_exact_resume(tiny, tmp_path):
     assert cfg["variant"] == "chenjun2hao" and cfg["input_size"] == 96
 
 
+def test_resume_inside_an_epoch_is_exact(tiny, tmp_path):
+    """--max_steps stops inside an epoch: the checkpoint records the batches done, and --resume skips exactly those."""
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    common = ["--data_path", tiny, "--num_epochs", "1", "--input_size", "64", "--batch_size", "1", "--num_workers",
+              "0", "--max_images", "3", "--no_val"]
+    assert train.main(common + ["--output_path", a]) == 0
+    assert train.main(common + ["--output_path", b, "--max_steps", "2"]) == 0
+    cb = read_checkpoint(os.path.join(b, "model_last.pth"))
+    assert (cb["epoch"], cb["epoch_batches_done"], cb["step"]) == (0, 2, 2)
+    assert "stopped after 2 of 3 batches" in open(os.path.join(b, "log.txt")).read()
+    assert train.main(common + ["--output_path", b, "--resume", "auto"]) == 0
+    ca, cb = read_checkpoint(os.path.join(a, "model_last.pth")), read_checkpoint(os.path.join(b, "model_last.pth"))
+    assert (ca["epoch"], ca["step"]) == (cb["epoch"], cb["step"]) == (1, 3) and cb["epoch_batches_done"] == 0
+    for k in ca["model"]:
+        assert torch.equal(ca["model"][k], cb["model"][k]), k
+
+
 def test_val_loss_selects_model_best_and_bf16_amp(tiny, tmp_path):
     out = str(tmp_path / "o")
     args = ["--data_path", tiny, "--output_path", out, "--num_epochs", "1", "--input_size", "64", "--batch_size",
