@@ -315,10 +315,12 @@ def main(argv=None):
             f"time {(time.time() - t_epoch) / 60:.2f}min |" + ("" if complete else f" stopped after {batches_done} of "
                                                                 f"{len(train_loader.sampler.base) // args.batch_size}"
                                                                 " batches |")
-        if val_loader is not None and (epoch % args.val_intervals == 0 or done or epoch == args.num_epochs):
+        validate = val_loader is not None and (epoch % args.val_intervals == 0 or done or epoch == args.num_epochs)
+        if validate or (complete and epoch in args.lr_step):  # the reference also keeps the weights before each drop
+            save(os.path.join(args.output_path, f"model_{epoch}.pth"), ck_epoch, ck_batches)
+        if validate:
             v = val_loss(ddp_model, val_loader, crit, dev, amp, info)
             line += " val " + "".join(f"{k} {v[k]:8f} | " for k in LOSS_KEYS)
-            save(os.path.join(args.output_path, f"model_{epoch}.pth"), ck_epoch, ck_batches)
             if v["loss"] < best:
                 best = v["loss"]
                 save(os.path.join(args.output_path, "model_best.pth"), ck_epoch, ck_batches)

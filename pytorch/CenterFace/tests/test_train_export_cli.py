@@ -64,9 +64,11 @@ def test_resume_inside_an_epoch_is_exact(tiny, tmp_path):
     """--max_steps stops inside an epoch: the checkpoint records the batches done, and --resume skips exactly those."""
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     common = ["--data_path", tiny, "--num_epochs", "1", "--input_size", "64", "--batch_size", "1", "--num_workers",
-              "0", "--max_images", "3", "--no_val"]
+              "0", "--max_images", "3", "--no_val", "--lr_step", "1"]
     assert train.main(common + ["--output_path", a]) == 0
+    assert os.path.isfile(os.path.join(a, "model_1.pth"))  # kept at an LR-drop epoch, as the reference
     assert train.main(common + ["--output_path", b, "--max_steps", "2"]) == 0
+    assert not os.path.exists(os.path.join(b, "model_1.pth"))  # epoch 1 is not complete
     cb = read_checkpoint(os.path.join(b, "model_last.pth"))
     assert (cb["epoch"], cb["epoch_batches_done"], cb["step"]) == (0, 2, 2)
     assert "stopped after 2 of 3 batches" in open(os.path.join(b, "log.txt")).read()
