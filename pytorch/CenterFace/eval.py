@@ -21,7 +21,7 @@ from src.checkpoint import CheckpointError, load_model
 from src.dataset import DataError, read_image
 from src.detector import DEFAULTS, Detector
 from src.device import SetupError, init_device
-from src.fileio import write_json_atomic
+from src.fileio import os_error_line, write_json_atomic
 
 
 def parse_args(argv=None):
@@ -48,7 +48,11 @@ def parse_args(argv=None):
 
 
 def run(args):
-    import widerface_eval as we
+    try:
+        import widerface_eval as we
+    except ImportError:
+        raise SetupError("the WIDER FACE evaluator is not installed: pip install -e ../../common/widerface_eval") \
+            from None
     dev, _ = init_device(args.device)
     model, cfg = load_model(args.checkpoint, dev)
     gt_dir = args.gt or os.path.join(args.data_path, "ground_truth")
@@ -93,6 +97,9 @@ def main(argv=None):
             run(args)
     except (DataError, CheckpointError, SetupError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
         return 2
     return 0
 

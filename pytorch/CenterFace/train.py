@@ -22,7 +22,7 @@ from src.checkpoint import CheckpointError, read_checkpoint, save_atomic, strip_
 from src.coco_convert import resolve_annotations
 from src.dataset import DataError, WiderFaceCOCO
 from src.device import Amp, SetupError, all_reduce_sum, init_device, is_main
-from src.fileio import write_json_atomic
+from src.fileio import os_error_line, write_json_atomic
 from src.losses import CenterFaceLoss
 from src.model import CONFIGS, CenterFace, count_parameters, get_config
 
@@ -353,6 +353,9 @@ def cli():
         sys.exit(main())
     except (DataError, CheckpointError, SetupError, FloatingPointError) as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # an output folder that cannot be created, a full disk, ...
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as e:  # a DataError re-raised by a worker under another type
         if "DataError:" in str(e):

@@ -25,3 +25,9 @@ def write_bytes_atomic(path, data):
 
 def write_json_atomic(path, obj, indent=None):
     return write_bytes_atomic(path, json.dumps(obj, indent=indent).encode("utf-8"))
+
+
+def os_error_line(e):
+    """One line for an OSError met at a CLI entry (an output folder that cannot be created, a full disk...)."""
+    name = e.filename if e.filename is not None else ""
+    return f"{name}: {e.strerror or e}" if name else str(e)

@@ -165,6 +165,17 @@ def test_cli_convert_demo_and_errors(shared, onnx_path, tmp_path, tiny):
         open(bad, "wb").write(good)
     assert r.returncode == 2, r.stderr[-1500:]
     assert "cannot decode image" in r.stderr and os.path.basename(bad) in r.stderr and "Traceback" not in r.stderr
+    # outputs that cannot be written: one line naming the file, no traceback
+    blocker = tmp_path / "file_not_dir"
+    blocker.write_text("x")
+    for cmd in (["demo.py", "--image", img, "--checkpoint", ck, "--output", str(tmp_path / "o.xyz")],
+                ["demo.py", "--image", img, "--checkpoint", ck, "--json", str(blocker / "o.json")],
+                ["export.py", "--checkpoint", ck, "--output", str(blocker / "c.onnx")],
+                ["tools/convert_official.py", "--src", onnx_path, "--dst", str(blocker / "c.pth")],
+                ["train.py", "--data_path", tiny, "--output_path", str(blocker / "out")]):
+        r = run(*cmd)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and str(cmd[-1]).split("/")[-2] in r.stderr, (
+            cmd, r.stderr[-800:])
     # a checkpoint that is not one
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"junk")
