@@ -75,7 +75,10 @@ def run(args):
         rel = f"{ev}/{stem}.jpg"
         img = read_image(os.path.join(img_root, rel))
         dets = det.detect(img, threshold=thr, nms=nms, top_k=args.top_k, use_default_nms=False)
-        we.write_prediction(pred_dir, rel, dets[:, :5] if len(dets) else np.zeros((0, 5), np.float32))
+        try:
+            we.write_prediction(pred_dir, rel, dets[:, :5] if len(dets) else np.zeros((0, 5), np.float32))
+        except ValueError as e:  # NaN / inf detections: a diverged checkpoint
+            raise CheckpointError(f"{args.checkpoint}: {e}") from None
     iou = 0.4 if args.reference_iou else args.iou
     res = we.evaluate(pred_dir, gt_dir, iou_thresh=iou)
     aps = {k: float(res.aps[k]) for k in ("easy", "medium", "hard")}
