@@ -203,8 +203,9 @@ def main(argv=None):
                         f"({args.batch_size} x {info['world']}); lower --batch_size")
     val_ds = None
     if not args.no_val:
+        # seeded: the 32 faces kept of a crowded val image are the same at every validation (deterministic val loss)
         val_ds = WiderFaceCOCO(va_json, va_dir, args.input_size, train=False, input_format=cfg["input_format"],
-                               convention=cfg["convention"])
+                               convention=cfg["convention"], seed=args.seed)
 
     model = CenterFace(cfg)
     if args.pretrained:
