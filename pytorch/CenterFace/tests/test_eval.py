@@ -45,4 +45,5 @@ def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):
     out = str(tmp_path / "e")
     assert cf_eval.main(["--checkpoint", ck, "--data_path", mini_data, "--output_path", out]) == 0
     ap = json.load(open(os.path.join(out, "wider_ap.json")))["ap"]
-    assert ap["easy"] > 0.7 and ap["medium"] > 0.6 and ap["hard"] > 0.3, ap
+    # measured 0.968 / 0.966 / 0.901 on the current generator's set (README); the bars leave ~0.03 for changes
+    assert ap["easy"] >= 0.93 and ap["medium"] >= 0.93 and ap["hard"] >= 0.87, ap
