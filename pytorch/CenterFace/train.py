@@ -220,7 +220,7 @@ def main(argv=None):
     if args.init_checkpoint:
         ck = read_checkpoint(args.init_checkpoint)
         if get_config(ck["config"])["variant"] != cfg["variant"]:
-            raise CheckpointError(f"{args.init_checkpoint}: a {ck['config']['variant']} checkpoint; "
+            raise CheckpointError(f"{args.init_checkpoint}: checkpoint of the {ck['config']['variant']} variant; "
                                   f"pass --variant {ck['config']['variant']}")
         load_weights(model, ck, args.init_checkpoint)
     model.to(dev)
@@ -235,7 +235,7 @@ def main(argv=None):
     if resume:
         ck = read_checkpoint(resume)
         if get_config(ck["config"])["variant"] != cfg["variant"]:
-            raise CheckpointError(f"{resume}: a {ck['config']['variant']} checkpoint; pass --variant "
+            raise CheckpointError(f"{resume}: checkpoint of the {ck['config']['variant']} variant; pass --variant "
                                   f"{ck['config']['variant']} (or another --output_path)")
         load_weights(model, ck, resume)
         optimizer.load_state_dict(ck["optimizer"])

@@ -14,6 +14,8 @@ for para in "$@"; do
         --nproc=*) nproc="${para#*=}" ;;
         --output_path=*) output_path="${para#*=}" ;;
         --help|-h) echo "usage: bash $0 --data_path=DIR [--device=cpu|gpu|npu] [--device_id=N] [--device_list=0,1,..] [--nproc=N] [--output_path=DIR] [extra train.py flags]"; exit 0 ;;
+        --resume=auto) extra+=("$para") ;;
+        --resume=*|--init_checkpoint=*|--pretrained=*) extra+=("${para%%=*}=$(abspath "${para#*=}")") ;;
         *) extra+=("$para") ;;
     esac
 done
