@@ -237,8 +237,14 @@ def main(argv=None):
         if get_config(ck["config"])["variant"] != cfg["variant"]:
             raise CheckpointError(f"{resume}: checkpoint of the {ck['config']['variant']} variant; pass --variant "
                                   f"{ck['config']['variant']} (or another --output_path)")
+        if "optimizer" not in ck or "epoch" not in ck:
+            raise CheckpointError(f"{resume}: holds weights only (no optimizer state) and cannot be resumed; start "
+                                  "from it with --init_checkpoint")
         load_weights(model, ck, resume)
-        optimizer.load_state_dict(ck["optimizer"])
+        try:
+            optimizer.load_state_dict(ck["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f"{resume}: optimizer state does not fit this run ({e})") from None
         amp.load_state_dict(ck.get("scaler"))
         start_epoch, best, step = ck["epoch"], ck.get("best_val", math.inf), ck.get("step", 0)
         resume_batches = ck.get("epoch_batches_done", 0)  # > 0: stopped inside epoch start_epoch + 1

@@ -198,5 +198,8 @@ def test_finetune_official_configuration(tiny, tmp_path, official_model):
     assert np.isfinite(s["loss_first"])
     model, cfg = load_model(os.path.join(out, "model_last.pth"))
     assert cfg["variant"] == "official" and cfg["input_format"] == "rgb_raw" and cfg["convention"] == "official"
+    with pytest.raises(Exception, match="holds weights only .* with --init_checkpoint"):
+        train.main(["--data_path", tiny, "--output_path", str(tmp_path / "y"), "--variant", "official", "--resume",
+                    ck] + COMMON)
     with pytest.raises(Exception, match="checkpoint of the official variant; pass --variant official"):
         train.main(["--data_path", tiny, "--output_path", str(tmp_path / "x"), "--init_checkpoint", ck] + COMMON)
