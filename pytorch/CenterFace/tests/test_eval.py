@@ -9,7 +9,7 @@ from src.checkpoint import save_atomic
 from tinydata import build, write_val_ground_truth
 
 
-def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model):
+def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model, capsys):
     pytest.importorskip("widerface_eval")
     root = build(str(tmp_path / "d"), n_train=1, n_val=3)
     write_val_ground_truth(root)
@@ -36,6 +36,13 @@ def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model
                          "--max_images", "1"]) == 0
     assert json.load(open(os.path.join(out, "wider_ap.json")))["iou"] == 0.4
     assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--gt", str(tmp_path / "nope")]) == 2
+    # a corrupt val image: a one-line error naming it (exit 2); the predictions already written stay
+    bad = sorted(files)[-1].replace(os.path.join(out, "predictions"), os.path.join(root, "WIDER_val", "images"))
+    open(bad[:-4] + ".jpg", "wb").write(b"not a jpeg")
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--output_path", out]) == 2
+    assert capsys.readouterr().err.strip().endswith(os.path.basename(bad)[:-4] + ".jpg: cannot decode image "
+                                                    "(corrupt or not an image)")
+    assert all(os.path.getsize(f) > 0 for f in files)
 
 
 def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):

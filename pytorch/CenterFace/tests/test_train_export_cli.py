@@ -184,6 +184,9 @@ def test_cli_convert_demo_and_errors(shared, onnx_path, tmp_path, tiny):
     junk.write_bytes(b"junk")
     r = run("demo.py", "--image", img, "--checkpoint", str(junk))
     assert r.returncode == 2 and "junk.pth: not a readable PyTorch checkpoint" in r.stderr
+    # a corrupt image given to demo.py
+    r = run("demo.py", "--image", str(junk), "--checkpoint", ck)
+    assert r.returncode == 2 and "junk.pth: cannot decode image" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_finetune_official_configuration(tiny, tmp_path, official_model):
