@@ -3,7 +3,6 @@
     python demo.py --image IMG --checkpoint CKPT --output OUT.jpg --json OUT.json [--score_threshold 0.35]
 """
 import argparse
-import json
 import os
 import sys
 
@@ -14,6 +13,7 @@ from src.checkpoint import CheckpointError, load_model
 from src.dataset import DataError, read_image
 from src.detector import Detector, dets_to_json
 from src.device import SetupError, init_device
+from src.fileio import write_bytes_atomic, write_json_atomic
 
 LM_COLORS = [(0, 0, 255), (0, 255, 255), (255, 0, 255), (0, 255, 0), (255, 0, 0)]
 
@@ -51,11 +51,24 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.output:
-        os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
-        cv2.imwrite(a.output, draw(img, dets))
+        try:
+            ok, buf = cv2.imencode(os.path.splitext(a.output)[1] or ".jpg", draw(img, dets))
+        except cv2.error:
+            ok = False
+        if not ok:
+            print(f"error: {a.output}: cannot encode an image with this extension (use .jpg or .png)", file=sys.stderr)
+            return 2
+        try:
+            write_bytes_atomic(a.output, buf.tobytes())
+        except OSError as e:
+            print(f"error: {a.output}: cannot write ({e.strerror or e})", file=sys.stderr)
+            return 2
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(dets_to_json(dets), f, indent=1)
+        try:
+            write_json_atomic(a.json, dets_to_json(dets), indent=1)
+        except OSError as e:
+            print(f"error: {a.json}: cannot write ({e.strerror or e})", file=sys.stderr)
+            return 2
     print(f"{len(dets)} faces" + "".join(f"\n  [{d[0]:.1f}, {d[1]:.1f}, {d[2]:.1f}, {d[3]:.1f}] {d[4]:.3f}"
                                          for d in dets))
     return 0

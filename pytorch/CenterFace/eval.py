@@ -10,7 +10,6 @@ Pre-processing and decode follow the checkpoint's configuration: chenjun2hao = 8
 no threshold; official = the "ceil to /32" resize of the original image (SIO), threshold 0.05, NMS 0.3.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -22,6 +21,7 @@ from src.checkpoint import CheckpointError, load_model
 from src.dataset import DataError, read_image
 from src.detector import DEFAULTS, Detector
 from src.device import SetupError, init_device
+from src.fileio import os_error_line, write_json_atomic
 
 
 def parse_args(argv=None):
@@ -48,7 +48,11 @@ def parse_args(argv=None):
 
 
 def run(args):
-    import widerface_eval as we
+    try:
+        import widerface_eval as we
+    except ImportError:
+        raise SetupError("the WIDER FACE evaluator is not installed: pip install -e ../../common/widerface_eval") \
+            from None
     dev, _ = init_device(args.device)
     model, cfg = load_model(args.checkpoint, dev)
     gt_dir = args.gt or os.path.join(args.data_path, "ground_truth")
@@ -71,7 +75,10 @@ def run(args):
         rel = f"{ev}/{stem}.jpg"
         img = read_image(os.path.join(img_root, rel))
         dets = det.detect(img, threshold=thr, nms=nms, top_k=args.top_k, use_default_nms=False)
-        we.write_prediction(pred_dir, rel, dets[:, :5] if len(dets) else np.zeros((0, 5), np.float32))
+        try:
+            we.write_prediction(pred_dir, rel, dets[:, :5] if len(dets) else np.zeros((0, 5), np.float32))
+        except ValueError as e:  # NaN / inf detections: a diverged checkpoint
+            raise CheckpointError(f"{args.checkpoint}: {e}") from None
     iou = 0.4 if args.reference_iou else args.iou
     res = we.evaluate(pred_dir, gt_dir, iou_thresh=iou)
     aps = {k: float(res.aps[k]) for k in ("easy", "medium", "hard")}
@@ -82,8 +89,7 @@ def run(args):
     out = {"ap": aps, "iou": iou, "images": len(items), "checkpoint": os.path.abspath(args.checkpoint),
            "variant": cfg["variant"], "resize": det.resize, "input_size": det.input_size, "threshold": thr,
            "nms": nms, "top_k": args.top_k}
-    with open(os.path.join(args.output_path, "wider_ap.json"), "w") as f:
-        json.dump(out, f, indent=1)
+    write_json_atomic(os.path.join(args.output_path, "wider_ap.json"), out, indent=1)
     return out
 
 
@@ -94,6 +100,9 @@ def main(argv=None):
             run(args)
     except (DataError, CheckpointError, SetupError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
         return 2
     return 0
 

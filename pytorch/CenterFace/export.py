@@ -22,12 +22,17 @@ def export_onnx(model, path, height=480, width=640, opset=17, dynamic=True):
     x = torch.zeros(1, 3, height, width)
     axes = {"input": {0: "B", 2: "H", 3: "W"}}
     axes.update({n: {0: "B", 2: "h", 3: "w"} for n in OUTPUT_NAMES})
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(wrapper, (x,), tmp, input_names=["input"], output_names=OUTPUT_NAMES, opset_version=opset,
-                          dynamic_axes=axes if dynamic else None, dynamo=False)
-    os.replace(tmp, path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(wrapper, (x,), tmp, input_names=["input"], output_names=OUTPUT_NAMES,
+                              opset_version=opset, dynamic_axes=axes if dynamic else None, dynamo=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
 
 
@@ -61,7 +66,11 @@ def main(argv=None):
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    export_onnx(model, a.output, a.height, a.width, a.opset, not a.static)
+    try:
+        export_onnx(model, a.output, a.height, a.width, a.opset, not a.static)
+    except OSError as e:
+        print(f"error: {a.output}: cannot write ({e.strerror or e})", file=sys.stderr)
+        return 2
     diffs = check_onnx(model, a.output, a.height, a.width)
     print(f"wrote {a.output} ({cfg['variant']}, input {cfg['input_format']}); onnxruntime vs PyTorch max |diff|: " +
           ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))

@@ -8,7 +8,6 @@ DATA is the WIDER FACE layout (WIDER_train/, WIDER_val/, train/label.txt, val/la
 keypoints json on first use) or a folder with annotations/{train,val}_wider_face.json (see README).
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -23,6 +22,7 @@ from src.checkpoint import CheckpointError, read_checkpoint, save_atomic, strip_
 from src.coco_convert import resolve_annotations
 from src.dataset import DataError, WiderFaceCOCO
 from src.device import Amp, SetupError, all_reduce_sum, init_device, is_main
+from src.fileio import os_error_line, write_json_atomic
 from src.losses import CenterFaceLoss
 from src.model import CONFIGS, CenterFace, count_parameters, get_config
 
@@ -100,6 +100,8 @@ def make_loader(ds, args, info, train):
                                                      shuffle=train, seed=args.seed, drop_last=train)
     elif train:
         sampler = EpochRandomSampler(ds, args.seed)
+    if train:
+        sampler = SkippingSampler(sampler)
     return tud.DataLoader(ds, batch_size=args.batch_size if train else 1, sampler=sampler, shuffle=False,
                           num_workers=args.num_workers, drop_last=train, pin_memory=args.device == "gpu",
                           persistent_workers=False)
@@ -121,6 +123,26 @@ class EpochRandomSampler(tud.Sampler):
 
     def __len__(self):
         return self.n
+
+
+class SkippingSampler(tud.Sampler):
+    """Wraps an epoch-seeded sampler; ``skip`` drops the first indices of the epoch (resuming inside an epoch: the
+    order and the augmentation depend only on (seed, epoch, index), so the remaining batches are the same)."""
+
+    def __init__(self, base):
+        self.base, self.skip = base, 0
+
+    def set_epoch(self, epoch):
+        self.base.set_epoch(epoch)
+
+    def __iter__(self):
+        it = iter(self.base)
+        for _ in range(self.skip):
+            next(it, None)
+        return it
+
+    def __len__(self):
+        return max(0, len(self.base) - self.skip)
 
 
 def to_device(batch, dev):
@@ -181,8 +203,9 @@ def main(argv=None):
                         f"({args.batch_size} x {info['world']}); lower --batch_size")
     val_ds = None
     if not args.no_val:
+        # seeded: the 32 faces kept of a crowded val image are the same at every validation (deterministic val loss)
         val_ds = WiderFaceCOCO(va_json, va_dir, args.input_size, train=False, input_format=cfg["input_format"],
-                               convention=cfg["convention"])
+                               convention=cfg["convention"], seed=args.seed)
 
     model = CenterFace(cfg)
     if args.pretrained:
@@ -197,14 +220,14 @@ def main(argv=None):
     if args.init_checkpoint:
         ck = read_checkpoint(args.init_checkpoint)
         if get_config(ck["config"])["variant"] != cfg["variant"]:
-            raise CheckpointError(f"{args.init_checkpoint}: a {ck['config']['variant']} checkpoint; "
+            raise CheckpointError(f"{args.init_checkpoint}: checkpoint of the {ck['config']['variant']} variant; "
                                   f"pass --variant {ck['config']['variant']}")
         load_weights(model, ck, args.init_checkpoint)
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    amp = Amp(dev, args.amp, args.apex, args.loss_scale)
+    amp = Amp(dev, args.amp or args.apex, args.apex, args.loss_scale)
     model, optimizer = amp.wrap(model, optimizer)
-    start_epoch, best, step = 0, math.inf, 0
+    start_epoch, best, step, resume_batches = 0, math.inf, 0, 0
     resume = args.resume
     if resume == "auto":
         resume = os.path.join(args.output_path, "model_last.pth")
@@ -212,13 +235,22 @@ def main(argv=None):
     if resume:
         ck = read_checkpoint(resume)
         if get_config(ck["config"])["variant"] != cfg["variant"]:
-            raise CheckpointError(f"{resume}: a {ck['config']['variant']} checkpoint; pass --variant "
+            raise CheckpointError(f"{resume}: checkpoint of the {ck['config']['variant']} variant; pass --variant "
                                   f"{ck['config']['variant']} (or another --output_path)")
+        if "optimizer" not in ck or "epoch" not in ck:
+            raise CheckpointError(f"{resume}: holds weights only (no optimizer state) and cannot be resumed; start "
+                                  "from it with --init_checkpoint")
         load_weights(model, ck, resume)
-        optimizer.load_state_dict(ck["optimizer"])
+        try:
+            optimizer.load_state_dict(ck["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f"{resume}: optimizer state does not fit this run ({e})") from None
         amp.load_state_dict(ck.get("scaler"))
         start_epoch, best, step = ck["epoch"], ck.get("best_val", math.inf), ck.get("step", 0)
-        log.write(f"resumed from {resume} at epoch {start_epoch} (step {step})")
+        resume_batches = ck.get("epoch_batches_done", 0)  # > 0: stopped inside epoch start_epoch + 1
+        log.write(f"resumed from {resume} after epoch {start_epoch}" +
+                  (f" + {resume_batches} batches of epoch {start_epoch + 1}" if resume_batches else "") +
+                  f" (step {step})")
     ddp_model = model
     if info["distributed"]:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
@@ -232,10 +264,12 @@ def main(argv=None):
               f"{args.num_epochs} epochs, device {dev}, amp {args.amp}" +
               (f", {torch.get_num_threads()} threads" if dev.type == "cpu" else ""))
 
-    def save(path, epoch):
+    def save(path, epoch, batches_done=0):
+        """``epoch`` = the last COMPLETE epoch; ``batches_done`` > 0 = batches already trained of the next one."""
         if is_main(info):
             save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": amp.state_dict(),
-                         "epoch": epoch, "step": step, "best_val": best, "config": cfg, "args": vars(args)}, path)
+                         "epoch": epoch, "epoch_batches_done": batches_done, "step": step, "best_val": best,
+                         "config": cfg, "args": vars(args)}, path)
 
     losses, t_steps, n_timed = [], 0.0, 0
     ddp_model.train()
@@ -245,6 +279,8 @@ def main(argv=None):
             g["lr"] = lr_at(args, epoch)
         train_ds.set_epoch(epoch)
         train_loader.sampler.set_epoch(epoch)
+        skip_batches = resume_batches if epoch == start_epoch + 1 else 0
+        train_loader.sampler.skip = skip_batches * args.batch_size
         sums = torch.zeros(len(LOSS_KEYS), dtype=torch.float64)
         nb = 0
         t_epoch = time.time()
@@ -277,28 +313,34 @@ def main(argv=None):
             if args.max_steps and step >= args.max_steps:
                 done = True
                 break
-        avg = (all_reduce_sum(sums, info) / (nb * info["world"])).tolist()
+        # a run stopped by --max_steps inside an epoch is saved as (last complete epoch, batches done of this one)
+        batches_done = skip_batches + nb
+        complete = batches_done >= len(train_loader.sampler.base) // args.batch_size
+        ck_epoch, ck_batches = (epoch, 0) if complete else (epoch - 1, batches_done)
+        avg = (all_reduce_sum(sums, info) / max(1, nb * info["world"])).tolist()
         line = f"epoch: {epoch} |" + "".join(f"{k} {v:8f} | " for k, v in zip(LOSS_KEYS, avg)) + \
-            f"time {(time.time() - t_epoch) / 60:.2f}min |"
-        if val_loader is not None and (epoch % args.val_intervals == 0 or done or epoch == args.num_epochs):
+            f"time {(time.time() - t_epoch) / 60:.2f}min |" + ("" if complete else f" stopped after {batches_done} of "
+                                                                f"{len(train_loader.sampler.base) // args.batch_size}"
+                                                                " batches |")
+        validate = val_loader is not None and (epoch % args.val_intervals == 0 or done or epoch == args.num_epochs)
+        if validate or (complete and epoch in args.lr_step):  # the reference also keeps the weights before each drop
+            save(os.path.join(args.output_path, f"model_{epoch}.pth"), ck_epoch, ck_batches)
+        if validate:
             v = val_loss(ddp_model, val_loader, crit, dev, amp, info)
             line += " val " + "".join(f"{k} {v[k]:8f} | " for k in LOSS_KEYS)
-            save(os.path.join(args.output_path, f"model_{epoch}.pth"), epoch)
             if v["loss"] < best:
                 best = v["loss"]
-                save(os.path.join(args.output_path, "model_best.pth"), epoch)
+                save(os.path.join(args.output_path, "model_best.pth"), ck_epoch, ck_batches)
         log.write(line)
-        save(os.path.join(args.output_path, "model_last.pth"), epoch)
+        save(os.path.join(args.output_path, "model_last.pth"), ck_epoch, ck_batches)
         if done:
             break
     if args.summary_json and is_main(info):
-        with open(args.summary_json, "w") as f:
-            json.dump({"steps": step, "loss_first": losses[0] if losses else None,
-                       "loss_last": losses[-1] if losses else None,
-                       "sec_per_step": t_steps / n_timed if n_timed else None, "params": n_params,
-                       "anchors": None, "global_batch": args.batch_size * info["world"],
-                       "images_per_s": args.batch_size * info["world"] * n_timed / t_steps if n_timed else None},
-                      f)
+        write_json_atomic(args.summary_json, {
+            "steps": step, "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+            "sec_per_step": t_steps / n_timed if n_timed else None, "params": n_params, "anchors": None,
+            "global_batch": args.batch_size * info["world"],
+            "images_per_s": args.batch_size * info["world"] * n_timed / t_steps if n_timed else None})
     if info["distributed"]:
         torch.distributed.destroy_process_group()
     return 0
@@ -318,6 +360,9 @@ def cli():
         sys.exit(main())
     except (DataError, CheckpointError, SetupError, FloatingPointError) as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # an output folder that cannot be created, a full disk, ...
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as e:  # a DataError re-raised by a worker under another type
         if "DataError:" in str(e):

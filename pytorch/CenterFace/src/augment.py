@@ -10,10 +10,12 @@ DAS_ANCHORS = np.array([16, 32, 48, 64, 96, 128, 256, 512])
 DAS_MAX_SIZE = 12000
 INTERPOLATIONS = [cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_LANCZOS4]
 FLIP_PAIRS = [(0, 1), (3, 4)]
+# PCA lighting: the CenterNet / CornerNet eigen values and vectors exactly as the reference's FACEHP dataset has them
+# (the last component of the third eigenvector is 0.41158938 there)
 EIG_VAL = np.array([0.2141788, 0.01817699, 0.00341571], np.float32)
 EIG_VEC = np.array([[-0.58752847, -0.69563484, 0.41340352],
                     [-0.5832747, 0.00994535, -0.81221408],
-                    [-0.56089297, 0.71832671, 0.38685613]], np.float32)
+                    [-0.56089297, 0.71832671, 0.41158938]], np.float32)
 
 
 def data_anchor_sample(img, boxes, landmarks, rng):

@@ -10,12 +10,12 @@ flag 1 = occluded) or 0 (missing: x = y = 0), ``num_keypoints``, ``area``, ``isc
 Faces with w <= 0 or h <= 0 are dropped (counted in the returned stats). Images without faces are kept in
 ``images`` (the training dataset skips them; evaluation needs them).
 """
-import json
 import os
 
 import cv2
 
 from .dataset import DataError
+from .fileio import write_json_atomic
 
 
 def parse_label_txt(path):
@@ -97,11 +97,7 @@ def convert(label_txt, image_dir, out_json, read_sizes=True):
             "categories": [{"id": 1, "name": "face", "supercategory": "person",
                             "keypoints": ["left_eye", "right_eye", "nose", "left_mouth", "right_mouth"],
                             "skeleton": []}]}
-    os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
-    tmp = f"{out_json}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(coco, f)
-    os.replace(tmp, out_json)
+    write_json_atomic(out_json, coco)
     return stats
 
 

@@ -8,7 +8,7 @@ import torch.utils.data as data
 
 from . import augment
 from .targets import MAX_OBJS, build_targets
-from .transforms import MEAN_BGR, STD_BGR, get_affine_transform
+from .transforms import get_affine_transform, normalize_bgr
 
 
 class DataError(Exception):
@@ -116,7 +116,7 @@ class WiderFaceCOCO(data.Dataset):
         rng = self._rng(index)
         inp, boxes, lms, lm_allowed = self.load(index, rng)
         if self.input_format == "bgr_norm":
-            x = (inp - MEAN_BGR) / STD_BGR
+            x = normalize_bgr(inp)
         else:  # rgb_raw: the official model's input
             x = inp[:, :, ::-1] * 255.0
         tgt = build_targets(boxes, lms, (self.output_size, self.output_size), self.max_objs, lm_allowed,

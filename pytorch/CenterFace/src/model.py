@@ -224,10 +224,6 @@ def count_parameters(model):
     return sum(p.numel() for p in model.parameters())
 
 
-def build_model(cfg="chenjun2hao"):
-    return CenterFace(cfg)
-
-
 class ExportWrapper(nn.Module):
     """Returns the four maps as a tuple (hm, wh, hm_offset, landmarks) for ONNX export."""
 

@@ -1,9 +1,9 @@
 # Shared argument parsing for test/*.sh (sourced). Every script takes --data_path= (required); logs go to
 # test/output/<device_id>/.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON=${PYTHON:-python}
-[ -x ../../.venv/bin/python ] && [ "$PYTHON" = python ] && PYTHON=../../.venv/bin/python
+# paths given relative to the caller's directory stay valid after the cd into the model folder below
+abspath() { case "$1" in /*) printf '%s' "$1" ;; "") ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+cd_model_dir() { cd "$(dirname "${BASH_SOURCE[0]}")/.."; }
 data_path=""; device=cpu; device_id=0; device_list=""; nproc=""; output_path=""; extra=()
 for para in "$@"; do
     case "$para" in
@@ -14,12 +14,18 @@ for para in "$@"; do
         --nproc=*) nproc="${para#*=}" ;;
         --output_path=*) output_path="${para#*=}" ;;
         --help|-h) echo "usage: bash $0 --data_path=DIR [--device=cpu|gpu|npu] [--device_id=N] [--device_list=0,1,..] [--nproc=N] [--output_path=DIR] [extra train.py flags]"; exit 0 ;;
+        --resume=auto) extra+=("$para") ;;
+        --resume=*|--init_checkpoint=*|--pretrained=*) extra+=("${para%%=*}=$(abspath "${para#*=}")") ;;
         *) extra+=("$para") ;;
     esac
 done
 if [ -z "$data_path" ]; then
     echo "error: --data_path=DIR is required (WIDER FACE root, see README)" >&2; exit 2
 fi
+data_path=$(abspath "$data_path"); output_path=$(abspath "$output_path")
+cd_model_dir
+PYTHON=${PYTHON:-python}
+[ -x ../../.venv/bin/python ] && [ "$PYTHON" = python ] && PYTHON=../../.venv/bin/python
 if [ ! -d "$data_path" ]; then
     echo "error: --data_path: $data_path is not a directory" >&2; exit 2
 fi

@@ -16,7 +16,9 @@ import json, os, sys
 out = sys.argv[1]
 r = json.load(open(os.path.join(out, "smoke_train.json")))
 r["ap"] = json.load(open(os.path.join(out, "smoke_eval", "wider_ap.json")))["ap"]
-with open(os.path.join(out, "smoke_result.json"), "w") as f:
+tmp = os.path.join(out, ".smoke_result.json.tmp")
+with open(tmp, "w") as f:
     json.dump(r, f)
+os.replace(tmp, os.path.join(out, "smoke_result.json"))
 print(json.dumps(r))
 PY

@@ -2,7 +2,11 @@ import os
 import subprocess
 import sys
 
-import pytest
+# one OpenMP thread per process unless the caller says otherwise: on the shared 2-core CI machine two spinning
+# threads per process (and per subprocess / train.main call) made the suite up to 6x slower under load
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if MODEL_DIR not in sys.path:
@@ -12,7 +16,7 @@ from src.paths import REPO_ROOT, official_onnx, shared_dir  # noqa: E402
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")

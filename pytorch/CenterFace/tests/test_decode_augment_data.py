@@ -177,3 +177,70 @@ def test_more_than_32_faces_sampled_without_replacement(tmp_path):
         _, boxes, _, _ = ds.load(0, np.random.RandomState(seed))
         assert len(boxes) == 32
         assert len({tuple(np.round(b, 3)) for b in boxes}) == 32  # no face twice
+    # with a seed (as train.py builds the val set) the same 32 faces are kept every time
+    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), 128, train=False, seed=317)
+    a, b = ds[0][1], ds[0][1]
+    assert a["reg_mask"].sum() == 32 and np.array_equal(a["ind"], b["ind"])
+
+
+def test_colour_aug_pca_lighting_uses_the_reference_eigen_values():
+    # with var = 0 brightness / contrast / saturation are identities; what is left is the PCA lighting
+    # image += V · (λ ∘ α), α ~ N(0, 0.1²), with the reference's (CenterNet) eigen values and vectors
+    lam = np.array([0.2141788, 0.01817699, 0.00341571])
+    vec = np.array([[-0.58752847, -0.69563484, 0.41340352],
+                    [-0.5832747, 0.00994535, -0.81221408],
+                    [-0.56089297, 0.71832671, 0.41158938]])
+    img = np.random.RandomState(0).rand(6, 7, 3).astype(np.float32)
+    out = augment.color_aug(np.random.RandomState(5), img.copy(), var=0.0)
+    r = np.random.RandomState(5)
+    r.shuffle([0, 1, 2])
+    for _ in range(3):
+        r.uniform(low=-0.0, high=0.0)
+    alpha = r.normal(scale=0.1, size=(3,))
+    np.testing.assert_allclose(out - img, np.broadcast_to(vec @ (lam * alpha), img.shape), atol=1e-6)
+    # the three jitters in the shuffled order on a grey image (grey = 0.5 everywhere, so gs = gs_mean = 0.5):
+    # brightness v·a, contrast a·v + (1 − a)·gs_mean, saturation a·v + (1 − a)·gs, a = 1 + U(−0.4, 0.4)
+    grey = np.full((4, 4, 3), 0.5, np.float32)
+    out = augment.color_aug(np.random.RandomState(1), grey.copy(), alphastd=0.0)
+    r = np.random.RandomState(1)
+    order = [0, 1, 2]
+    r.shuffle(order)
+    v = 0.5
+    for f in order:
+        a = 1 + r.uniform(-0.4, 0.4)
+        v = v * a if f == 0 else a * v + (1 - a) * 0.5
+    np.testing.assert_allclose(out, v, atol=1e-6)
+
+
+@pytest.mark.parametrize("side,nearest_idx", [(20, 0), (50, 3), (200, 6), (400, 7)])
+def test_data_anchor_sampling_scales_a_face_to_an_anchor_up_to_96(side, nearest_idx):
+    """DAS: side s = sqrt((w+1)(h+1)); target = one of anchors[0 : min(nearest+1, 5)] (<= 96 px); the face ends at
+    target · 2^U(-1, 1), i.e. within [target/2, 2·target]; boxes and landmarks scale with the image."""
+    anchors = [16, 32, 48, 64, 96, 128, 256, 512]
+    img = np.zeros((600, 800, 3), np.uint8)
+    w = h = side - 1.0  # so that sqrt((w+1)(h+1)) = side
+    boxes = np.array([[10, 20, 10 + w, 20 + h]], np.float32)
+    lms = np.array([[[15, 25, 2]] * 5], np.float32)
+    allowed = anchors[:min(nearest_idx + 1, 5)]
+    seen = set()
+    for seed in range(40):
+        out, b, lm = augment.data_anchor_sample(img, boxes, lms, np.random.RandomState(seed))
+        sx, sy = out.shape[1] / 800, out.shape[0] / 600
+        np.testing.assert_allclose(b[0], boxes[0] * [sx, sy, sx, sy], rtol=1e-5)
+        np.testing.assert_allclose(lm[0, :, :2], lms[0, :, :2] * [sx, sy], rtol=1e-5)
+        ratio = out.shape[1] / 800
+        t = [a for a in allowed if a / 2 - 1 <= side * ratio <= 2 * a + 1]
+        assert t, (side * ratio, allowed)
+        seen.add(min(t))
+    assert max(allowed) <= 96
+    if len(allowed) > 1:
+        assert len(seen) > 1  # the target anchor is random
+
+
+def test_random_crop_centre_keeps_the_border():
+    for seed in range(50):
+        rng = np.random.RandomState(seed)
+        c, s = augment.random_crop_center(300, 500, rng)
+        assert s == 500
+        # border = s·{0.1, 0.2, 0.25} = 50 / 100 / 125 fits both sides here: c in [border, size - border)
+        assert 50 <= c[0] < 450 and 50 <= c[1] < 250

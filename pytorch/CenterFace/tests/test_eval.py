@@ -9,7 +9,7 @@ from src.checkpoint import save_atomic
 from tinydata import build, write_val_ground_truth
 
 
-def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model):
+def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model, capsys):
     pytest.importorskip("widerface_eval")
     root = build(str(tmp_path / "d"), n_train=1, n_val=3)
     write_val_ground_truth(root)
@@ -36,6 +36,13 @@ def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model
                          "--max_images", "1"]) == 0
     assert json.load(open(os.path.join(out, "wider_ap.json")))["iou"] == 0.4
     assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--gt", str(tmp_path / "nope")]) == 2
+    # a corrupt val image: a one-line error naming it (exit 2); the predictions already written stay
+    bad = sorted(files)[-1].replace(os.path.join(out, "predictions"), os.path.join(root, "WIDER_val", "images"))
+    open(bad[:-4] + ".jpg", "wb").write(b"not a jpeg")
+    assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--output_path", out]) == 2
+    assert capsys.readouterr().err.strip().endswith(os.path.basename(bad)[:-4] + ".jpg: cannot decode image "
+                                                    "(corrupt or not an image)")
+    assert all(os.path.getsize(f) > 0 for f in files)
 
 
 def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):
@@ -45,4 +52,5 @@ def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):
     out = str(tmp_path / "e")
     assert cf_eval.main(["--checkpoint", ck, "--data_path", mini_data, "--output_path", out]) == 0
     ap = json.load(open(os.path.join(out, "wider_ap.json")))["ap"]
-    assert ap["easy"] > 0.7 and ap["medium"] > 0.6 and ap["hard"] > 0.3, ap
+    # measured 0.968 / 0.966 / 0.901 on the current generator's set (README); the bars leave ~0.03 for changes
+    assert ap["easy"] >= 0.93 and ap["medium"] >= 0.93 and ap["hard"] >= 0.87, ap

@@ -31,8 +31,12 @@ def main(argv=None):
         return 2
     with open(a.src, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    save_atomic({"model": sd, "config": model.cfg, "epoch": 0, "source": {"onnx": os.path.abspath(a.src),
-                                                                       "sha256": sha}}, a.dst)
+    try:
+        save_atomic({"model": sd, "config": model.cfg, "epoch": 0,
+                     "source": {"onnx": os.path.abspath(a.src), "sha256": sha}}, a.dst)
+    except OSError as e:
+        print(f"error: {a.dst}: cannot write ({e.strerror or e})", file=sys.stderr)
+        return 2
     print(f"wrote {a.dst}: {sum(v.numel() for k, v in sd.items() if 'num_batches' not in k)} values, "
           f"config {model.cfg['variant']} (source sha256 {sha[:12]}...)")
     return 0

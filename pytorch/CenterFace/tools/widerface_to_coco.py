@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from src.coco_convert import convert, wider_paths  # noqa: E402
 from src.dataset import DataError  # noqa: E402
+from src.fileio import os_error_line  # noqa: E402
 
 
 def main(argv=None):
@@ -35,6 +36,9 @@ def main(argv=None):
                 os.symlink(os.path.abspath(wider_paths(a.data_path, "train")[1]), link)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
         return 2
     return 0
 
