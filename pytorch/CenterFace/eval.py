@@ -71,14 +71,17 @@ def run(args):
     items = [(ev, stem) for ev, files in zip(gt.events, gt.files) for stem in files]
     if args.max_images:
         items = items[:args.max_images]
-    for ev, stem in tqdm(items, desc="WIDER val"):
-        rel = f"{ev}/{stem}.jpg"
-        img = read_image(os.path.join(img_root, rel))
-        dets = det.detect(img, threshold=thr, nms=nms, top_k=args.top_k, use_default_nms=False)
-        try:
-            we.write_prediction(pred_dir, rel, dets[:, :5] if len(dets) else np.zeros((0, 5), np.float32))
-        except ValueError as e:  # NaN / inf detections: a diverged checkpoint
-            raise CheckpointError(f"{args.checkpoint}: {e}") from None
+    # a fresh folder that replaces OUT/predictions only when every image is done: files of an earlier run
+    # (another checkpoint, more images) never count in this evaluation
+    with we.PredictionFolder(pred_dir) as folder:
+        for ev, stem in tqdm(items, desc="WIDER val"):
+            rel = f"{ev}/{stem}.jpg"
+            img = read_image(os.path.join(img_root, rel))
+            dets = det.detect(img, threshold=thr, nms=nms, top_k=args.top_k, use_default_nms=False)
+            try:
+                folder.write(rel, dets[:, :5] if len(dets) else np.zeros((0, 5), np.float32))
+            except ValueError as e:  # NaN / inf detections: a diverged checkpoint
+                raise CheckpointError(f"{args.checkpoint}: {e}") from None
     iou = 0.4 if args.reference_iou else args.iou
     res = we.evaluate(pred_dir, gt_dir, iou_thresh=iou)
     aps = {k: float(res.aps[k]) for k in ("easy", "medium", "hard")}

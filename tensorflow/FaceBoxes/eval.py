@@ -10,7 +10,6 @@ the APs to OUT/eval_result.json.
 """
 import argparse
 import os
-import shutil
 import sys
 import time
 
@@ -61,18 +60,11 @@ def run(args):
     # done: a previous run's files (another checkpoint, more images) never mix into this evaluation, and an
     # interrupted run leaves the previous complete folder intact (and its own partial one for inspection)
     pred_dir = os.path.join(args.output_path, "predictions")
-    partial = pred_dir + ".partial"
-    if os.path.exists(partial):
-        shutil.rmtree(partial)
-    os.makedirs(partial)
     t0 = time.time()
-    for rel in tqdm(rels, desc="WIDER val", unit="img"):
-        dets = predictor(read_rgb(os.path.join(img_root, rel)))
-        widerface_eval.write_prediction(partial, rel, dets)
+    with widerface_eval.PredictionFolder(pred_dir) as folder:
+        for rel in tqdm(rels, desc="WIDER val", unit="img"):
+            folder.write(rel, predictor(read_rgb(os.path.join(img_root, rel))))
     elapsed = time.time() - t0
-    if os.path.exists(pred_dir):
-        shutil.rmtree(pred_dir)
-    os.replace(partial, pred_dir)
     result = {"checkpoint": predictor.prefix, "images": len(rels), "sec_per_image": elapsed / len(rels),
               "image_size": args.image_size, "score_threshold": args.score_threshold,
               "iou_threshold": args.iou_threshold, "max_boxes": args.max_boxes}

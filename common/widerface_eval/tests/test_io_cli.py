@@ -141,3 +141,23 @@ def test_cli_missing_warning_and_strict(tmp_path, tiny_gt):
     assert r.stderr.count("1 of 2 images have no prediction file") == 1
     r = _cli("--pred", pred, "--gt", tiny_gt, "--strict")
     assert r.returncode == 1 and "prediction file missing" in r.stderr
+
+
+def test_prediction_folder_replaces_only_when_complete(tmp_path):
+    pred = str(tmp_path / "predictions")
+    with we.PredictionFolder(pred) as f:
+        f.write("0--Parade/a.jpg", np.array([[0, 0, 1, 1, 0.5]]))
+        f.write("0--Parade/b.jpg", np.zeros((0, 5)))
+    assert sorted(os.listdir(os.path.join(pred, "0--Parade"))) == ["a.txt", "b.txt"] and f.count == 2
+    # a second, smaller run: b.txt of the first run must not survive
+    with we.PredictionFolder(pred) as f:
+        f.write("0--Parade/a.jpg", np.array([[0, 0, 2, 2, 0.9]]))
+    assert os.listdir(os.path.join(pred, "0--Parade")) == ["a.txt"]
+    assert not os.path.exists(pred + ".partial")
+    # an interrupted run keeps the last complete folder
+    with pytest.raises(RuntimeError):
+        with we.PredictionFolder(pred) as f:
+            f.write("1--Handshaking/c.jpg", np.zeros((0, 5)))
+            raise RuntimeError("interrupted")
+    assert os.listdir(pred) == ["0--Parade"]
+    assert os.path.isfile(os.path.join(pred + ".partial", "1--Handshaking", "c.txt"))

@@ -83,6 +83,46 @@ def write_prediction(pred_dir, image_relpath, dets):
     return path
 
 
+class PredictionFolder:
+    """Writes one complete prediction folder.
+
+    Files go to ``<pred_dir>.partial/``, which replaces ``pred_dir`` only when the ``with`` block ends without
+    an exception: files of an earlier run (another checkpoint, more images) never mix into a new evaluation,
+    and an interrupted run leaves the previous complete folder in place (and its partial one for inspection).
+
+    >>> with PredictionFolder("out/predictions") as folder:
+    ...     for rel, dets in results:
+    ...         folder.write(rel, dets)          # same arguments as write_prediction
+    """
+
+    def __init__(self, pred_dir):
+        self.pred_dir = os.path.normpath(pred_dir)
+        self.partial = self.pred_dir + ".partial"
+        self.count = 0
+
+    def __enter__(self):
+        import shutil
+
+        if os.path.exists(self.partial):
+            shutil.rmtree(self.partial)
+        os.makedirs(self.partial)
+        return self
+
+    def write(self, image_relpath, dets):
+        path = write_prediction(self.partial, image_relpath, dets)
+        self.count += 1
+        return path
+
+    def __exit__(self, exc_type, exc, tb):
+        import shutil
+
+        if exc_type is None:
+            if os.path.exists(self.pred_dir):
+                shutil.rmtree(self.pred_dir)
+            os.replace(self.partial, self.pred_dir)
+        return False
+
+
 def parse_prediction_text(text, path="<prediction>"):
     """Parse the text of one prediction file into an (N, 5) float64 array ``x y w h score``."""
     lines = text.splitlines()

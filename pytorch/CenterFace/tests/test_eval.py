@@ -36,13 +36,17 @@ def test_eval_writes_prediction_folder_with_true_counts(tmp_path, official_model
                          "--max_images", "1"]) == 0
     assert json.load(open(os.path.join(out, "wider_ap.json")))["iou"] == 0.4
     assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--gt", str(tmp_path / "nope")]) == 2
-    # a corrupt val image: a one-line error naming it (exit 2); the predictions already written stay
+    # a corrupt val image: a one-line error naming it (exit 2); the last complete prediction folder (the
+    # --max_images 1 run) stays as it was, and what this run wrote before the error is kept in predictions.partial
     bad = sorted(files)[-1].replace(os.path.join(out, "predictions"), os.path.join(root, "WIDER_val", "images"))
     open(bad[:-4] + ".jpg", "wb").write(b"not a jpeg")
     assert cf_eval.main(["--checkpoint", ck, "--data_path", root, "--output_path", out]) == 2
     assert capsys.readouterr().err.strip().endswith(os.path.basename(bad)[:-4] + ".jpg: cannot decode image "
                                                     "(corrupt or not an image)")
-    assert all(os.path.getsize(f) > 0 for f in files)
+    kept = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(out, "predictions")) for f in fs]
+    assert len(kept) == 1 and os.path.getsize(kept[0]) > 0
+    partial = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(out, "predictions.partial")) for f in fs]
+    assert len(partial) < len(files) and all(os.path.getsize(f) > 0 for f in partial)
 
 
 def test_official_model_on_mini_widerface(mini_data, tmp_path, official_model):
