@@ -25,18 +25,21 @@ from src.errors import run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
+    from src.config import cfg_res50 as cfg         # the protocol's values live in the config (no MindSpore import)
     p = argparse.ArgumentParser(description="Evaluate RetinaFace on WIDER FACE val")
     p.add_argument("--data_path", default=None, help="root with val/label.txt, val/images/, ground_truth/")
     p.add_argument("--checkpoint", "--val_model", dest="checkpoint", default=None,
                    help="checkpoint of train.py or tools/convert_official.py")
     p.add_argument("--device_target", default="GPU", help="CPU, GPU or Ascend")
     p.add_argument("--gt_dir", default=None, help="default <data_path>/ground_truth")
-    p.add_argument("--pred_dir", default="./widerface_result", help="prediction folder to write")
+    p.add_argument("--pred_dir", default=cfg["val_predict_save_folder"], help="prediction folder to write")
     p.add_argument("--val_origin_size", action="store_true", help="research variant: original size, resize 1")
-    p.add_argument("--target_size", type=int, default=1600)
-    p.add_argument("--max_size", type=int, default=2176, help="long-side cap and canvas size")
-    p.add_argument("--confidence_threshold", type=float, default=0.02)
-    p.add_argument("--nms_threshold", type=float, default=0.4)
+    p.add_argument("--target_size", type=int, default=cfg["val_target_size"], help="short side (default 1600)")
+    p.add_argument("--max_size", type=int, default=cfg["val_max_size"],
+                   help="long-side cap and canvas size (default 2176)")
+    p.add_argument("--confidence_threshold", type=float, default=cfg["val_confidence_threshold"])
+    p.add_argument("--nms_threshold", type=float, default=cfg["val_nms_threshold"])
+    p.add_argument("--iou_threshold", type=float, default=cfg["val_iou_threshold"])
     p.add_argument("--max_images", type=int, default=0, help="evaluate only the first N images (0 = all)")
     p.add_argument("--json", default=None, help="write {'ap': {...}, 'images': n, 'sec_per_image': s} here")
     p.add_argument("--no_eval", action="store_true", help="only write the prediction folder")
@@ -114,15 +117,17 @@ def main(argv=None):
     print(f"wrote {len(entries)} prediction files to {args.pred_dir} ({sec:.3f} s/image)", flush=True)
     result = {"images": len(entries), "sec_per_image": sec, "ap": None}
     if not args.no_eval:
-        res = widerface_eval.evaluate(pred_dir, gt_dir, iou_thresh=0.5)
+        res = widerface_eval.evaluate(pred_dir, gt_dir, iou_thresh=args.iou_threshold)
         aps = {k: float(v) for k, v in res.aps.items()}
         print(f"Easy   Val AP : {aps['easy']:.4f}")
         print(f"Medium Val AP : {aps['medium']:.4f}")
         print(f"Hard   Val AP : {aps['hard']:.4f}")
         result["ap"] = aps
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
+        tmp = f"{args.json}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)
+        os.replace(tmp, args.json)
     return 0
 
 
