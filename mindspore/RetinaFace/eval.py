@@ -11,9 +11,7 @@ hard AP). ``--data_path`` holds ``val/label.txt``, ``val/images/`` and ``ground_
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
@@ -90,30 +88,19 @@ def main(argv=None):
                        confidence_threshold=args.confidence_threshold, nms_threshold=args.nms_threshold)
 
     import widerface_eval
-    # predictions go to a fresh folder that replaces --pred_dir only when every image is done: files of an earlier
-    # run (other images, another checkpoint) never leak into this run's AP, and a failed run keeps the old folder
+    # widerface_eval.PredictionFolder writes <pred_dir>.partial/ and swaps it in only when every image is done:
+    # files of an earlier run (other images, another checkpoint) never leak into this run's AP
     pred_dir = os.path.abspath(args.pred_dir)
-    os.makedirs(os.path.dirname(pred_dir), exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix=".tmp_" + os.path.basename(pred_dir) + "_", dir=os.path.dirname(pred_dir))
-    try:
-        t0 = time.time()
+    t0 = time.time()
+    with widerface_eval.PredictionFolder(pred_dir) as folder:
         for path, _ in tqdm(entries, desc="eval", unit="img", file=sys.stdout, mininterval=5):
             rel = os.path.relpath(path, images_root).replace(os.sep, "/")
             dets = det(read_image(path))
             boxes = dets[:, :5].astype(np.float64)
             # the reference writes int(x1), int(y1), int(x2) - int(x1), int(y2) - int(y1)
             boxes[:, :4] = np.trunc(boxes[:, :4])
-            widerface_eval.write_prediction(tmp_dir, rel, boxes)
-        sec = (time.time() - t0) / len(entries)
-        if os.path.isdir(pred_dir):
-            old = tempfile.mkdtemp(prefix=".old_", dir=os.path.dirname(pred_dir))
-            os.replace(pred_dir, os.path.join(old, "d"))
-            os.replace(tmp_dir, pred_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp_dir, pred_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+            folder.write(rel, boxes)
+    sec = (time.time() - t0) / len(entries)
     print(f"wrote {len(entries)} prediction files to {args.pred_dir} ({sec:.3f} s/image)", flush=True)
     result = {"images": len(entries), "sec_per_image": sec, "ap": None}
     if not args.no_eval:
