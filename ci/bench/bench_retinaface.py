@@ -63,6 +63,14 @@ def bench_infer(repeat=10, hw=(480, 640)):
     return out
 
 
+def _free_port():
+    """A TCP port free now (the OS picks it): msrun must not depend on a fixed port."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _train_run(data_path, workers, image_size, batch_size, steps, tmp):
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
@@ -77,7 +85,7 @@ def _train_run(data_path, workers, image_size, batch_size, steps, tmp):
         cmd = [sys.executable] + args
     else:
         cmd = [sys.executable, "-m", "mindspore.parallel.cluster.run", f"--worker_num={workers}",
-               f"--local_worker_num={workers}", "--master_port=8141", f"--log_dir={os.path.join(tmp, 'msrun')}",
+               f"--local_worker_num={workers}", f"--master_port={_free_port()}", f"--log_dir={os.path.join(tmp, 'msrun')}",
                "--join=True"] + args + ["--is_distributed"]
     t0 = time.time()
     log = os.path.join(tmp, f"w{workers}.log")

@@ -53,6 +53,8 @@ def main(argv=None):
     from src.device import set_context
     from src.inference import Detector, load_model
 
+    if args.output and not cv2.haveImageWriter(args.output):
+        raise ValueError(f"{args.output}: OpenCV cannot write this image format (use .jpg or .png)")
     image = read_image(args.image)
     set_context(args.device)
     net, cfg = load_model(args.checkpoint)
@@ -65,10 +67,13 @@ def main(argv=None):
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         if not cv2.imwrite(args.output, draw(image, dets)):
-            raise ValueError(f"{args.output}: cannot write the image (unknown extension?)")
+            raise ValueError(f"{args.output}: cannot write the image")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        tmp = f"{args.json}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
             json.dump(to_json(dets), f, indent=1)
+        os.replace(tmp, args.json)
     print(f"{len(dets)} face(s) with score >= {args.score_threshold}")
     return 0
 

@@ -67,7 +67,10 @@ def main(argv=None):
         raise ValueError("--checkpoint is required")
     from src.device import set_context
     from src.inference import load_model
-    set_context(args.device_target)
+    target = set_context(args.device_target)
+    if args.file_format == "AIR" and target != "Ascend":
+        raise ValueError(f"--file_format=AIR needs --device_target=Ascend (MindSpore exports AIR only there), "
+                         f"got {target}")
     net, cfg = load_model(args.checkpoint)
     shape = (args.batch_size, 3, args.height, args.width)
     d = os.path.dirname(os.path.abspath(args.file_name))

@@ -74,7 +74,7 @@ def build_cfg(args):
     return cfg
 
 
-def make_step_logger(max_steps=0, log_json=None):
+def make_step_logger(max_steps=0, log_json=None, batch_size=None):
     """A Callback recording each step's loss and wall time (written to ``log_json`` at the end) that stops
     training after ``max_steps`` steps. Built on demand so that ``--help`` and argument errors need no MindSpore."""
     from mindspore.train import Callback
@@ -101,7 +101,7 @@ def make_step_logger(max_steps=0, log_json=None):
         def on_train_end(self, run_context):
             if log_json:
                 with open(log_json, "w", encoding="utf-8") as f:
-                    json.dump({"losses": self.losses, "step_times": self.times}, f)
+                    json.dump({"losses": self.losses, "step_times": self.times, "batch_size": batch_size}, f)
 
     return StepLogger()
 
@@ -197,7 +197,7 @@ def main(argv=None):
     if log_json and group > 1:
         root, ext = os.path.splitext(log_json)
         log_json = f"{root}_rank{rank}{ext or '.json'}"
-    logger = make_step_logger(total_steps - start_step, log_json)
+    logger = make_step_logger(total_steps - start_step, log_json, cfg["batch_size"])
     callbacks = [LossMonitor(), TimeMonitor(data_size=steps_per_epoch), logger, ckpt_cb]
     print(f"RetinaFace-{cfg['backbone']}: {len(sampler.epoch_indices(0))} images/shard, {steps_per_epoch} "
           f"steps/epoch, batch {cfg['batch_size']} x {group} device(s), {cfg['image_size']}px, device {target}, "

@@ -180,7 +180,8 @@ def detect(loc, conf, landms, priors, variances, scale_hw, resize=1.0, confidenc
         order = order[:top_k]
     boxes, lm, scores = boxes[order], lm[order], scores[order]
     dets = np.hstack((boxes, scores[:, None])).astype(np.float32, copy=False)
-    keep = nms(dets, nms_threshold)
+    with np.errstate(over="ignore", invalid="ignore"):     # finite but huge boxes of an untrained network
+        keep = nms(dets, nms_threshold)
     out = np.concatenate((dets[keep], lm[keep]), axis=1)
     if keep_top_k is not None:
         out = out[:keep_top_k]

@@ -48,9 +48,12 @@ OUTPUT_PATH="$(cd "$OUTPUT_PATH" && pwd)"
 export MS_NODE_TIMEOUT="${MS_NODE_TIMEOUT:-600}" MS_RECEIVE_MSG_TIMEOUT="${MS_RECEIVE_MSG_TIMEOUT:-600}"
 export MS_CPU_COMM_OP_TIMEOUT="${MS_CPU_COMM_OP_TIMEOUT:-600}"
 
+# a free TCP port for msrun's scheduler unless MASTER_PORT is set (a fixed port may be taken by another job)
+free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # launch N data-parallel workers with msrun (MindSpore's launcher) on one node
 launch_distributed() {
   local n="$1"; shift
-  msrun --worker_num="$n" --local_worker_num="$n" --master_port="${MASTER_PORT:-8118}" \
+  msrun --worker_num="$n" --local_worker_num="$n" --master_port="${MASTER_PORT:-$(free_port)}" \
         --log_dir="$OUTPUT_PATH/msrun_log" --join=True "$@"
 }

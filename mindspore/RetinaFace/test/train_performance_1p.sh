@@ -8,13 +8,10 @@ J="$OUTPUT_PATH/train_performance_1p.json"
 "$PYTHON" train.py --data_path="$DATA_PATH" --device_target="$DEVICE_TARGET" --backbone="$BACKBONE" \
   --max_steps="$STEPS" --ckpt_path="$OUTPUT_PATH/train_performance_1p" --save_checkpoint_steps=1000000 \
   --log_json="$J" "${EXTRA_ARGS[@]}" 2>&1 | tee "$LOG_DIR/train_performance_1p.log"
-"$PYTHON" - "$J" "${EXTRA_ARGS[@]}" <<'PY' | tee -a "$LOG_DIR/train_performance_1p.log"
+"$PYTHON" - "$J" <<'PY' | tee -a "$LOG_DIR/train_performance_1p.log"
 import json, statistics, sys
 d = json.load(open(sys.argv[1]))
-bs = 8
-for a in sys.argv[2:]:
-    if a.startswith("--batch_size="):
-        bs = int(a.split("=", 1)[1])
+bs = d["batch_size"]                     # per device, as train.py resolved it (8 for ResNet50, 32 for mnet)
 t = d["step_times"][1:] or d["step_times"]
 print(f"[performance 1p] steps {len(d['step_times'])}, median {statistics.median(t):.3f} s/step, "
       f"{bs / statistics.median(t):.2f} images/s, loss {d['losses'][0]:.3f} -> {d['losses'][-1]:.3f}")

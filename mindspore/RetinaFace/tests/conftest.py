@@ -1,5 +1,7 @@
 """Shared fixtures: model folder on sys.path, the shared reference data, the generated mini WIDER FACE."""
 import os
+import signal
+import socket
 import subprocess
 import sys
 
@@ -53,11 +55,32 @@ def _graph_mode():
     ms.set_device("CPU")
 
 
+def free_port():
+    """A TCP port that is free now (the OS picks it), so that msrun never depends on a fixed port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_script(args, cwd=MODEL_DIR, env=None, timeout=600):
+    """Run ``python ARGS`` in its own process group; on timeout the whole group (msrun's scheduler and workers
+    included) is killed and the test fails, so nothing is left running and CI cannot hang."""
     e = dict(os.environ)
     e.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
     e["PATH"] = os.path.dirname(sys.executable) + os.pathsep + e.get("PATH", "")
     if env:
         e.update(env)
-    return subprocess.run([sys.executable] + list(args), cwd=cwd, env=e, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.Popen([sys.executable] + list(args), cwd=cwd, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(args[:3])} did not finish in {timeout} s (process group killed)\n{err[-2000:]}")
+    finally:
+        try:                       # leftovers of a finished run (e.g. msrun workers after a failed peer)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -176,6 +176,11 @@ def test_pipeline_columns_and_determinism(mini_data):
     kw = dict(batch_size=2, image_size=160, num_workers=1, python_multiprocessing=False)
     ds, sampler = create_dataset(os.path.join(mini_data, "train"), cfg, **kw)
     assert ds.get_dataset_size() == sampler.steps_per_epoch
+    # images listed in label.txt without a face line are skipped for training (the mini set has some)
+    all_entries = parse_label_entries(os.path.join(mini_data, "train", "label.txt"))
+    with_faces = [p for p, a in all_entries if a.shape[0] > 0]
+    assert len(with_faces) < len(all_entries)
+    assert sampler.n == len(with_faces) and sampler.steps_per_epoch == len(with_faces) // 2
     first = next(ds.create_dict_iterator(num_epochs=1, output_numpy=True))
     assert first["image"].shape == (2, 3, 160, 160)
     assert first["truths"].shape == (2, 1050, 4) and first["landm"].shape == (2, 1050, 10)

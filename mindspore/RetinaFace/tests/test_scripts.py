@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import MODEL_DIR, run_script
+from conftest import MODEL_DIR, free_port, run_script
 
 SMALL = ["--device_target=CPU", "--image_size=160", "--num_workers=1", "--save_checkpoint_steps=100000"]
 
@@ -74,10 +74,11 @@ def test_msrun_two_workers_data_parallel(mini_data, tmp_path):
     if shutil.which("msrun", path=os.path.dirname(sys.executable)) is None:
         pytest.skip("msrun not installed next to the interpreter")
     r = run_script(["-m", "mindspore.parallel.cluster.run", "--worker_num=2", "--local_worker_num=2",
-                    "--master_port=8131", f"--log_dir={tmp_path / 'log'}", "--join=True", "train.py",
+                    f"--master_port={free_port()}", f"--log_dir={tmp_path / 'log'}", "--join=True", "train.py",
                     f"--data_path={mini_data}", "--is_distributed", "--backbone=mobilenet0.25", "--batch_size=2",
                     "--max_steps=2", f"--ckpt_path={tmp_path}", f"--log_json={tmp_path / 'l.json'}"] + SMALL,
-                   env={"MS_NODE_TIMEOUT": "600", "MS_RECEIVE_MSG_TIMEOUT": "600", "MS_CPU_COMM_OP_TIMEOUT": "600"})
+                   env={"MS_NODE_TIMEOUT": "240", "MS_RECEIVE_MSG_TIMEOUT": "240", "MS_CPU_COMM_OP_TIMEOUT": "240"},
+                   timeout=300)
     logs = "".join(open(p).read()[-2000:] for p in glob.glob(str(tmp_path / "log" / "worker_*.log")))
     assert r.returncode == 0, r.stderr[-2000:] + logs
     assert "batch 2 x 2 device(s)" in logs
@@ -171,3 +172,26 @@ def test_malformed_label_and_corrupt_image(tmp_path, shared):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1] == (f"train.py: error: {d / 'images' / 'ev' / 'a.jpg'}: cannot decode "
                                                  "image (corrupt or not an image)")
+
+
+def test_eval_replaces_old_predictions_and_rejects_corrupt_image(mini_data, mnet_ckpt, tmp_path):
+    pred = tmp_path / "pred"
+    (pred / "0--Parade").mkdir(parents=True)
+    stale = pred / "0--Parade" / "stale_image.txt"
+    stale.write_text("stale_image.jpg\n1\n1 1 50 50 0.99\n")
+    args = ["eval.py", f"--checkpoint={mnet_ckpt}", "--device_target=CPU", f"--pred_dir={pred}", "--no_eval"]
+    r = run_script(args + [f"--data_path={mini_data}", "--max_images=2", "--target_size=160", "--max_size=320"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    files = sorted(glob.glob(str(pred / "*" / "*.txt")))
+    assert len(files) == 2 and str(stale) not in files            # an earlier run's files never reach the AP
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]   # no temp folder left behind
+    # a corrupt val image (origin-size protocol reads every image's size first): one line, old predictions kept
+    val = tmp_path / "bad" / "val"
+    (val / "images" / "ev").mkdir(parents=True)
+    (val / "images" / "ev" / "a.jpg").write_bytes(b"not a jpeg")
+    (val / "label.txt").write_text("# ev/a.jpg\n10 10 50 50\n")
+    r = run_script(args + [f"--data_path={tmp_path / 'bad'}", "--val_origin_size"])
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == (f"eval.py: error: {val / 'images' / 'ev' / 'a.jpg'}: cannot decode "
+                                                 "image (corrupt or not an image)")
+    assert sorted(glob.glob(str(pred / "*" / "*.txt"))) == files

@@ -35,7 +35,8 @@ def load_torch_state_dict(path):
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{path}: not a readable PyTorch state dict ({e.__class__.__name__}: {e})") from None
+        first = (str(e).strip().splitlines() or [""])[0][:160]      # torch's messages run over many lines
+        raise ValueError(f"{path}: not a readable PyTorch state dict ({e.__class__.__name__}: {first})") from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     out = {}
