@@ -1,9 +1,9 @@
 """Checkpoints: written atomically (temp file + fsync + rename); every checkpoint carries its model config."""
 import os
-import tempfile
 
 import torch
 
+from .fileio import atomic_file
 from .model import CenterFace, get_config
 
 
@@ -12,20 +12,8 @@ class CheckpointError(Exception):
 
 
 def save_atomic(obj, path):
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".pth", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_file(path) as f:
+        torch.save(obj, f)
 
 
 def read_checkpoint(path):
