@@ -2,7 +2,7 @@
 # Run every test suite of the zoo, each in its own pytest process:
 #   common/widerface_eval/tests, ci/tests, and <framework>/<Model>/tests (cwd = the model folder).
 # Sets up .venv and the mini dataset if missing. Ends with one aggregate line "TOTAL: N passed, N failed".
-#   bash ci/test.sh [-k EXPR] [suite-path ...]     extra pytest args after "--"
+#   bash ci/test.sh [suite-path ...] [-- pytest args]     e.g. bash ci/test.sh pytorch/CenterFace -- -k parity
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,10 +19,11 @@ if [[ -f ci/make_mini_widerface.py && ! -f "$ZOO_MINI_DATA/mini_widerface_meta.j
   "$PY" ci/make_mini_widerface.py --out "$ZOO_MINI_DATA" || { echo "[test] mini dataset generation failed" >&2; exit 1; }
 fi
 
-suites=()
-if (($#)); then
-  for s in "$@"; do [[ "$s" == "--" ]] && break; suites+=("$s"); done
-fi
+suites=(); pytest_args=()
+while (($#)); do
+  if [[ "$1" == "--" ]]; then shift; pytest_args=("$@"); break; fi
+  suites+=("$1"); shift
+done
 if ((${#suites[@]} == 0)); then
   suites=(common/widerface_eval)
   [[ -d ci/tests ]] && suites+=(ci)
@@ -42,7 +43,7 @@ for s in "${suites[@]}"; do
   echo
   echo "=============================== $s ==============================="
   start=$(date +%s)
-  (cd "$ROOT/$s" && "$PY" -m pytest tests -q -p no:cacheprovider --junitxml="$xml" -o junit_family=xunit2)
+  (cd "$ROOT/$s" && "$PY" -m pytest tests -q -p no:cacheprovider --junitxml="$xml" -o junit_family=xunit2 ${pytest_args[@]+"${pytest_args[@]}"})
   rc=$?
   secs=$(( $(date +%s) - start ))
   read -r p f sk < <("$PY" - "$xml" <<'PYEOF'
