@@ -12,8 +12,8 @@ Every malformed input raises :class:`WiderFormatError` whose message starts with
 
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -66,6 +66,16 @@ def format_prediction(image_relpath, dets):
     return "\n".join(lines) + "\n"
 
 
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` through a temp file and a rename: readers never see half a file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
 def write_prediction(pred_dir, image_relpath, dets):
     """Write one image's detections in the official format; returns the path written.
 
@@ -73,14 +83,7 @@ def write_prediction(pred_dir, image_relpath, dets):
     original-image pixels. Lines are written in descending score order (stable), as the official MATLAB
     evaluator sorts them and the widely used Python evaluator assumes it. The file is written atomically.
     """
-    path = prediction_path(pred_dir, image_relpath)
-    text = format_prediction(image_relpath, dets)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(prediction_path(pred_dir, image_relpath), format_prediction(image_relpath, dets))
 
 
 class PredictionFolder:
@@ -303,7 +306,6 @@ class GroundTruth:
     boxes: List[List[np.ndarray]]               # per event, per image (N, 4) float64 x y w h
     keep: Dict[str, List[List[np.ndarray]]]     # setting -> per event, per image 1-based kept indices
     gt_dir: str = ""
-    attributes: Optional[Dict[str, List[List[np.ndarray]]]] = field(default=None, repr=False)
 
     @property
     def num_images(self):

@@ -3,14 +3,7 @@
 import json
 import os
 
-
-def _atomic_write_text(path, text):
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+from .io import write_text_atomic
 
 
 def write_json(result, path, extra=None):
@@ -18,7 +11,7 @@ def write_json(result, path, extra=None):
     data = result.to_dict()
     if extra:
         data.update(extra)
-    _atomic_write_text(path, json.dumps(data, indent=1, allow_nan=True) + "\n")
+    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=True) + "\n")
     return path
 
 
