@@ -6,11 +6,16 @@ working directory; the script writes ``smoke_result.json`` into its ``--output_p
 not stop the others; the exit code is non-zero if an implemented model failed.
 
     python ci/smoke.py [--device cpu|gpu|npu] [--data_path DIR] [--models A,B] [--timeout 1800]
+    python ci/smoke.py --summarize DIR      # what every test/train_smoke.sh calls last: DIR/smoke_result.json
+
+The smoke figures have one definition, here (``summarize``), computed from the files every run writes
+(CONTRIBUTING.md): ``train_log.jsonl``, ``model_info.json`` and ``eval_result.json``.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -21,6 +26,45 @@ sys.path.insert(0, HERE)
 from registry import MODELS, SMOKE_SCRIPT  # noqa: E402
 
 FIELDS = ("steps", "loss_first", "loss_last", "sec_per_step", "params", "anchors", "ap")
+WARMUP_STEPS = 2      # steps left out of sec_per_step: graph building / compilation, allocator and cache warm-up
+
+
+def sec_per_step(secs):
+    """The median wall time of the steps after the first ``WARMUP_STEPS``; with no step after them, the last
+    step's time (the closest to steady state there is)."""
+    if not secs:
+        return None
+    rest = secs[WARMUP_STEPS:] or secs[-1:]
+    return float(statistics.median(rest))
+
+
+def summarize(out_dir):
+    """``smoke_result.json`` from ``train_log.jsonl``, ``model_info.json`` and ``eval_result.json`` in ``out_dir``:
+    steps = step lines of this run's log, losses of its first and last line, ``sec_per_step`` as above, params and
+    anchors (with the input size they were counted at) from model_info.json, easy / medium / hard AP from the
+    evaluation. Raises ``ValueError`` naming the file that is missing or malformed."""
+    def load(name):
+        path = os.path.join(out_dir, name)
+        try:
+            with open(path) as f:
+                return [json.loads(line) for line in f if line.strip()] if name.endswith(".jsonl") else json.load(f)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    log, info, ev = load("train_log.jsonl"), load("model_info.json"), load("eval_result.json")
+    if not log:
+        raise ValueError(f"{os.path.join(out_dir, 'train_log.jsonl')}: no training step logged")
+    res = {"steps": len(log), "loss_first": float(log[0]["loss"]), "loss_last": float(log[-1]["loss"]),
+           "sec_per_step": sec_per_step([float(r["sec"]) for r in log]), "params": int(info["params"]),
+           "anchors": info.get("anchors"), "anchors_input_hw": info.get("anchors_input_hw"),
+           "ap": {k: float(ev["aps"][k]) for k in ("easy", "medium", "hard")}}
+    path = os.path.join(out_dir, "smoke_result.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(res, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return res
 
 
 def device_available(device):
@@ -119,7 +163,15 @@ def main():
     ap.add_argument("--models", help="comma-separated subset of model names")
     ap.add_argument("--output", default=os.path.join(ROOT, "ci", "output"))
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per model")
+    ap.add_argument("--summarize", metavar="DIR", help="write DIR/smoke_result.json from the run files in DIR")
     args = ap.parse_args()
+    if args.summarize:
+        try:
+            print(json.dumps(summarize(args.summarize)))
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"smoke.py: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
 
     if not device_available(args.device):
         print(f"[smoke] error: --device {args.device} requested but no such device is present", file=sys.stderr)
