@@ -19,11 +19,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import harness  # noqa: E402
 import registry  # noqa: E402
 from registry import MODELS, SMOKE_SCRIPT  # noqa: E402
 
@@ -196,53 +196,38 @@ def device_available(device):
 def run_model(model, device, data_path, out_root, timeout, env, root=ROOT):
     """Run one model's smoke script; returns its summary record."""
     folder = os.path.join(root, model["folder"])
-    script = os.path.join(folder, SMOKE_SCRIPT)
     out_dir = os.path.join(out_root, model["name"])
     log = os.path.join(out_root, f"{model['name']}.log")
     rec = {"status": None, "framework": model["framework"], "wall_s": 0.0, "log": os.path.relpath(log, root)}
     rec.update({k: None for k in FIELDS})
-    if not os.path.isfile(script):
-        rec["status"] = "not implemented"
-        rec["log"] = None
+    if not os.path.isdir(folder):
+        rec.update(status="not implemented", log=None)
         return rec
     if device not in model["devices"]:
-        rec["status"] = "skipped: device"
+        rec.update(status="skipped: device", log=None)
+        return rec
+    if not os.path.isfile(os.path.join(folder, SMOKE_SCRIPT)):
+        rec.update(status="failed", error=f"no {SMOKE_SCRIPT}", log=None)
         return rec
     os.makedirs(out_dir, exist_ok=True)
     result_file = os.path.join(out_dir, "smoke_result.json")
     if os.path.exists(result_file):
         os.remove(result_file)
     cmd = ["bash", SMOKE_SCRIPT, f"--data_path={data_path}", f"--device={device}", f"--output_path={out_dir}"]
-    t0 = time.time()
-    with open(log, "w") as lf:
-        lf.write(f"$ (cd {model['folder']} && {' '.join(cmd)})\n")
-        lf.flush()
-        try:
-            rc = subprocess.run(cmd, cwd=folder, stdout=lf, stderr=subprocess.STDOUT, env=env,
-                                timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            rc = None
-    rec["wall_s"] = round(time.time() - t0, 1)
-    if rc is None:
-        rec["status"] = "failed"
-        rec["error"] = f"timed out after {timeout} s"
-        return rec
+    rc, rec["wall_s"] = harness.run_logged(cmd, folder, log, env, timeout, root=root)
     if rc != 0:
-        rec["status"] = "failed"
-        rec["error"] = f"exit code {rc}"
+        rec.update(status="failed", error=f"timed out after {timeout} s" if rc is None else f"exit code {rc}")
         return rec
     try:
         with open(result_file) as f:
             res = json.load(f)
     except (OSError, ValueError) as exc:
-        rec["status"] = "failed"
-        rec["error"] = f"no readable smoke_result.json ({exc})"
+        rec.update(status="failed", error=f"no readable smoke_result.json ({exc})")
         return rec
     missing = [k for k in FIELDS if k not in res]
     rec.update({k: res.get(k) for k in FIELDS})
     if missing:
-        rec["status"] = "failed"
-        rec["error"] = f"smoke_result.json lacks {', '.join(missing)}"
+        rec.update(status="failed", error=f"smoke_result.json lacks {', '.join(missing)}")
     else:
         rec["status"] = "ok"
     return rec
@@ -313,11 +298,7 @@ def main():
 
     out_root = os.path.join(args.output, "smoke")
     os.makedirs(out_root, exist_ok=True)
-    env = dict(os.environ)
-    env.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
-    env.setdefault("ZOO_SHARED", os.path.join(ROOT, "..", "shared"))
-    venv_bin = os.path.dirname(sys.executable)
-    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    env = harness.model_env(ROOT)
 
     summary = {"device": args.device, "data_path": os.path.abspath(args.data_path), "models": {}}
     for m in models:
@@ -328,21 +309,8 @@ def main():
         print(f"[smoke] {m['name']:<11} {rec['status']}{extra} in {rec['wall_s']:.0f} s"
               + (f", log {rec['log']}" if rec.get("log") else ""), flush=True)
 
-    js = os.path.join(args.output, "smoke_summary.json")
-    md = os.path.join(args.output, "smoke_summary.md")
-    for path, text in ((js, json.dumps(summary, indent=1) + "\n"),
-                       (md, f"# Smoke run ({args.device})\n\n{table(summary)}\n")):
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
-    print()
-    print(table(summary))
-    print(f"\n[smoke] wrote {os.path.relpath(js, ROOT)} and {os.path.relpath(md, ROOT)}")
-    failed = [n for n, r in summary["models"].items() if r["status"] == "failed"]
-    if failed:
-        print(f"[smoke] FAILED: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return harness.write_summary(summary, args.output, "smoke", f"# Smoke run ({args.device})\n\n{table(summary)}\n",
+                                 table(summary), "smoke", root=ROOT)
 
 
 if __name__ == "__main__":

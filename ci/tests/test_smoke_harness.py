@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -179,6 +180,30 @@ def test_missing_field_fails(tmp_path):
     rec = smoke.run_model(_model(root, "Partial2", _ok_script(partial)), "cpu", data, out, 60, dict(os.environ),
                           root=root)
     assert rec["status"] == "failed" and rec["error"] == "smoke_result.json lacks params, anchors_input_hw"
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    """A script past --timeout fails as "timed out", and its children (a launcher's workers) are killed with it."""
+    root, data, out = str(tmp_path / "repo"), str(tmp_path / "data"), str(tmp_path / "out")
+    os.makedirs(data)
+    os.makedirs(out)
+    pidfile = tmp_path / "child.pid"
+    m = _model(root, "Hang", f"sleep 60 &\necho $! > {pidfile}\nwait\n")
+    rec = smoke.run_model(m, "cpu", data, out, 2, dict(os.environ), root=root)
+    assert rec["status"] == "failed" and rec["error"] == "timed out after 2 s"
+    stat = f"/proc/{int(pidfile.read_text())}/stat"
+
+    def running():      # a zombie (killed, not yet reaped by init) is dead
+        try:
+            with open(stat) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    for _ in range(50):         # SIGKILL is delivered asynchronously
+        if not running():
+            break
+        time.sleep(0.1)
+    assert not running(), "the script's child outlived the timeout"
 
 
 def test_main_writes_summary_and_exit_code(tmp_path, monkeypatch):
