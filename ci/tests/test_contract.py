@@ -152,7 +152,7 @@ def test_identical_files_are_identical_across_model_folders():
            + "\n  ".join(problems))
 
 
-SOURCE_COMMON = re.compile(r"^\s*(source|\.)\s+\S*common\.sh\b", re.M)
+SOURCE_COMMON = re.compile(r"^\s*(source|\.)\s+.*\bcommon\.sh\b", re.M)
 
 
 def test_every_test_script_sources_common_sh(model):
@@ -351,9 +351,10 @@ def test_demo_writes_the_contract_json(model, checkpoint, shared_dir, tmp_path):
                               f"{r.returncode}:\n{tail(r.stderr or r.stdout)}")
     expect(out_json.is_file(), f"{model['name']}: demo.py exited 0 but wrote no --json file")
     try:
-        items = json.loads(out_json.read_text())
+        items, error = json.loads(out_json.read_text()), None
     except ValueError as e:
-        pytest.fail(f"{model['name']}: demo.py's --json file is not JSON ({e})", pytrace=False)
+        error = str(e)
+    expect(error is None, f"{model['name']}: demo.py's --json file is not JSON ({error})")
     problems = demo_json_problems(items, model["landmarks"], model["labels"], spec["score_threshold"])
     expect(not problems, f"{model['name']}: demo.py's JSON breaks CONTRIBUTING.md §4:\n  " + "\n  ".join(problems))
     problems = expected_detection_problems(items, spec, model, shared_dir)
@@ -409,8 +410,9 @@ def smoke_run(model, mini_data):
             shutil.rmtree(d, ignore_errors=True)
         os.makedirs(base)
         args = model["contract"]["smoke_args"]
-        cmd = ["bash", f"{model['folder']}/{registry.SMOKE_SCRIPT}",
-               f"--data_path={os.path.relpath(mini_data, REPO_ROOT)}", f"--output_path={out_rel}", *args]
+        data_rel = os.path.relpath(mini_data, REPO_ROOT)
+        cmd = ["bash", f"{model['folder']}/{registry.SMOKE_SCRIPT}", f"--data_path={data_rel}",
+               f"--output_path={out_rel}", *args]
         env = dict(QUIET)
         if os.path.isfile(os.path.join(REPO_ROOT, ".venv", "bin", "python")):
             env.update(PATH=_without_venv_path(), VIRTUAL_ENV="", PYTHON="")
@@ -420,7 +422,10 @@ def smoke_run(model, mini_data):
             f.write(f"$ {' '.join(cmd)}   (cwd {REPO_ROOT})\n{r.stdout}\n--- stderr ---\n{r.stderr}")
         steps = int(next(a for a in reversed(args) if a.startswith("--steps=")).split("=", 1)[1])
         _smoke_runs[name] = {"r": r, "cmd": " ".join(cmd), "out": os.path.join(REPO_ROOT, out_rel), "steps": steps,
-                             "misplaced": misplaced, "log": os.path.relpath(log, REPO_ROOT)}
+                             "misplaced": misplaced, "log": os.path.relpath(log, REPO_ROOT),
+                             # a relative path as given, or resolved against the model folder
+                             "relative": re.compile("|".join(rf"(?<![\w/.]){re.escape(p)}|{re.escape(model['folder'])}/"
+                                                             rf"{re.escape(p)}" for p in (data_rel, out_rel)))}
     return _smoke_runs[name]
 
 
@@ -438,7 +443,9 @@ def test_train_smoke_runs_from_the_repository_root(model, smoke_run):
     if "ModuleNotFoundError" in out or "No module named" in out:
         hint = ("\n(the script did not run the repository's .venv/bin/python: no venv is active in this run, as "
                 "for a user who did not activate one; CONTRIBUTING.md §5)")
-    elif any(w in out.lower() for w in ("no such directory", "not a directory", "does not exist", "no such file")):
+    elif any(smoke_run["relative"].search(ln) and any(w in ln.lower() for w in ("no such", "not a directory",
+                                                                                   "does not exist"))
+             for ln in out.splitlines()):
         hint = "\n(relative paths must be resolved against the caller's directory; CONTRIBUTING.md §6.4)"
     expect(r.returncode == 0, f"{model['name']}: `{smoke_run['cmd']}` (from the repository root) exited "
                               f"{r.returncode}; log {smoke_run['log']}:\n{tail(r.stderr or r.stdout)}{hint}")
@@ -453,13 +460,16 @@ def test_train_smoke_writes_the_run_files(model, smoke_run):
     the keys of CONTRIBUTING.md §4."""
     _require_smoke_success(smoke_run, model["name"])
     out, n = smoke_run["out"], smoke_run["steps"]
+    error = None
     try:
         log = smoke.read_train_log(os.path.join(out, "train_log.jsonl"))
         info = smoke.read_model_info(os.path.join(out, "model_info.json"))
         ev = smoke.read_eval_result(os.path.join(out, "eval_result.json"))
     except smoke.RunFileError as e:
+        error = str(e)
+    if error:
         found = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "**", "*.json*"), recursive=True))
-        pytest.fail(f"{model['name']}: {e}\n(JSON files under --output_path: {', '.join(found) or 'none'})",
+        pytest.fail(f"{model['name']}: {error}\n(JSON files under --output_path: {', '.join(found) or 'none'})",
                     pytrace=False)
     steps = [rec["step"] for rec in log]
     expect(steps == list(range(1, n + 1)), f"{model['name']}: a fresh run with --steps={n} should log global steps "
@@ -488,12 +498,16 @@ def test_train_smoke_result_is_the_summary_of_its_run_files(model, smoke_run, tm
     with open(path) as f:
         got = json.load(f)
     for name in ("train_log.jsonl", "model_info.json", "eval_result.json"):
-        if os.path.isfile(os.path.join(out, name)):
-            shutil.copy(os.path.join(out, name), tmp_path / name)
+        expect(os.path.isfile(os.path.join(out, name)), f"{model['name']}: smoke_result.json cannot be checked: no "
+                                                         f"{name} in --output_path (see test_train_smoke_writes_the_"
+                                                         f"run_files[{model['name']}])")
+        shutil.copy(os.path.join(out, name), tmp_path / name)
+    error = None
     try:
         want = smoke.summarize(str(tmp_path))
     except smoke.RunFileError as e:
-        pytest.fail(f"{model['name']}: {e}", pytrace=False)
+        error = str(e).replace(str(tmp_path), out)
+    expect(error is None, f"{model['name']}: {error}")
     expect(got == want, f"{model['name']}: smoke_result.json {got} is not what `python ci/smoke.py --summarize "
                         f"OUTPUT_PATH` computes from the run files: {want}")
     expect(got["steps"] == smoke_run["steps"], f"{model['name']}: --steps={smoke_run['steps']} ran {got['steps']}")
