@@ -8,8 +8,14 @@ not stop the others; the exit code is non-zero if an implemented model failed.
     python ci/smoke.py [--device cpu|gpu|npu] [--data_path DIR] [--models A,B] [--timeout 1800]
     python ci/smoke.py --summarize DIR      # what every test/train_smoke.sh calls last: DIR/smoke_result.json
 
-The smoke figures have one definition, here (``summarize``), computed from the files every run writes
-(CONTRIBUTING.md): ``train_log.jsonl``, ``model_info.json`` and ``eval_result.json``.
+The smoke figures have one definition, here (``summarize``), computed from the files the model's
+``test/train_smoke.sh`` run writes into its ``--output_path`` (CONTRIBUTING.md §4, §9): ``train_log.jsonl``,
+``model_info.json`` and ``eval_result.json``.  ``steps`` = the step lines of the log; ``loss_first`` / ``loss_last``
+= their first and last loss; ``sec_per_step`` = the median ``sec`` of the steps after the first two (the last step's
+when there are no more); ``params``, ``anchors`` and ``anchors_input_hw`` (the input size the anchors were counted
+at: the run's training size, which the table shows as ``21,824 @ 1024²``) from model_info.json; easy / medium / hard
+AP from eval_result.json.  A run file that is missing or lacks a key is one line naming the file (and line) and the
+key, exit 2.
 """
 
 import argparse
