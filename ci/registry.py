@@ -10,7 +10,8 @@ scripts support).
 
 ``anchors``: whether the model is anchor-based (``model_info.json`` then counts its priors / anchors; anchor-free
 models write ``null``).  ``landmarks``: the number of landmarks in each ``demo.py`` JSON item (0: the items have no
-``landmarks`` key).  ``labels``: whether each ``demo.py`` item carries a class ``label`` (multi-class configurations).
+``landmarks`` key).  ``labels``: whether each ``demo.py`` item carries a class ``label`` (multi-class configurations;
+the contract tests' checkpoint below is what counts: FasterRCNN's is the one-class face configuration).
 
 ``contract``: what the contract tests need to run the model cheaply here:
 

@@ -37,7 +37,7 @@ sys.path.insert(0, CI_DIR)
 import registry  # noqa: E402
 import smoke  # noqa: E402
 
-# what ci/test.sh sets for every suite: the frameworks' C++ logging off (it is not the model's output)
+# what ci/test.sh sets for every suite (the frameworks' C++ logging off, no plot windows, no bytecode files)
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_v": "3", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
 CONTRACT_FILES = ["README.md", "requirements.txt", "train.py", "eval.py", "export.py", "demo.py",
                   "modelarts_entry.py", "tools/convert_official.py", "tools/benchmark.py", "tests/conftest.py",
