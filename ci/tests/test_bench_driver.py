@@ -160,3 +160,21 @@ def test_number_format_and_ratio():
     assert [rb.fmt_number(v) for v in (None, 41133087, 1234.5, 51.4, 0.00123)] == \
         ["-", "41,133,087", "1,234.5", "51.40", "0.00123"]
     assert (rb.ratio(16.7, 8.35), rb.ratio(1.0, None), rb.ratio(1.0, 0)) == ("2.00×", "-", "-")
+
+
+def test_overfit_set_is_generated_once(tmp_path, monkeypatch):
+    """The overfit set is made by make_mini_widerface.py --overfit 8, and reused while it is one."""
+    calls = []
+    monkeypatch.setattr(rb.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    d = str(tmp_path / "overfit_data")
+    assert rb.make_overfit_data(d) == d
+    assert calls == [[sys.executable, os.path.join(CI, "make_mini_widerface.py"), "--overfit", "8", "--out", d,
+                      "--quiet"]]
+    os.makedirs(d)
+    with open(os.path.join(d, "mini_widerface_meta.json"), "w") as f:
+        json.dump({"overfit": {"images": 8}}, f)
+    assert rb.make_overfit_data(d) == d and len(calls) == 1
+    with open(os.path.join(d, "mini_widerface_meta.json"), "w") as f:
+        json.dump({"num_train": 64}, f)                   # the full mini set there: replaced by the overfit set
+    rb.make_overfit_data(d)
+    assert len(calls) == 2
