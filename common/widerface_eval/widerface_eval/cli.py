@@ -5,7 +5,7 @@ import sys
 import warnings
 
 from .evaluation import _default_workers, evaluate
-from .io import WiderFormatError
+from .io import NoMatchingPredictionsError, WiderFormatError
 from .plot import plot_pr_curves, write_json
 
 
@@ -67,6 +67,9 @@ def main(argv=None):
         res = evaluate(args.pred, args.gt, iou_thresh=args.iou, strict=args.strict,
                        score_norm=args.score_norm, progress=not args.quiet,
                        workers=args.workers or _default_workers())
+    except NoMatchingPredictionsError as exc:
+        print(f"widerface_eval: error: {exc}", file=sys.stderr)
+        return 2
     except (WiderFormatError, OSError) as exc:
         print(f"widerface_eval: error: {exc}", file=sys.stderr)
         return 1

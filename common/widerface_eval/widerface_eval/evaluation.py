@@ -39,9 +39,20 @@ from typing import Dict, Optional
 import numpy as np
 
 from . import reader
-from .io import SETTINGS, GroundTruth, WiderFormatError, load_ground_truth
+from .io import SETTINGS, GroundTruth, NoMatchingPredictionsError, WiderFormatError, load_ground_truth
 
 THRESH_NUM = 1000
+
+
+class MissingPredictionsWarning(UserWarning):
+    """Some ground-truth images have no prediction file (they count as images without detections).
+
+    Hidden by default: :func:`collect_predictions` prints the same message as one plain line on stderr; the
+    warning is there for code (and tests) that want to catch it.
+    """
+
+
+warnings.filterwarnings("ignore", category=MissingPredictionsWarning)
 
 
 def bbox_overlaps(boxes, query_boxes):
@@ -370,15 +381,23 @@ def _prediction_paths(pred_dir, gt):
 
 
 def _report_missing(pred_dir, gt, paths, found_mask, listed, strict):
-    """Missing files: an error with ``strict``, else a warning."""
+    """No match at all is an error; some missing files are an error with ``strict``, else one stderr line."""
     n_missing = int(len(paths) - found_mask.sum())
+    if n_missing == len(paths) and paths:
+        where = f" ({gt.gt_dir})" if gt.gt_dir else ""
+        raise NoMatchingPredictionsError(
+            f"{pred_dir}: no prediction file matches an image of the ground truth{where}: expected e.g. "
+            f"{os.path.relpath(paths[0], pred_dir)} (one of {len(paths)} images), found e.g. {listed[0]} "
+            f"(one of {len(listed)} files); the predictions are of another image set")
     if n_missing:
         first = paths[int(np.flatnonzero(~found_mask)[0])]
         if strict:
             raise WiderFormatError(f"{first}: prediction file missing ({n_missing} of "
                                    f"{len(paths)} images have none; --strict)")
-        warnings.warn(f"{n_missing} of {len(paths)} images have no prediction file (first: {first}); "
-                      "they count as images without detections", stacklevel=3)
+        message = (f"{n_missing} of {len(paths)} images have no prediction file (first: {first}); "
+                   "they count as images without detections")
+        print(f"widerface_eval: warning: {message}", file=sys.stderr, flush=True)
+        warnings.warn(message, MissingPredictionsWarning, stacklevel=3)
     return n_missing
 
 
@@ -492,7 +511,9 @@ def collect_predictions(pred_dir, gt: GroundTruth, strict=False, progress=False)
 
     Returns ``(preds, n_missing)`` with ``preds`` a flat list (event-major, as in the ground truth) of
     (N, 5) ``x y w h score`` arrays. Errors: the folder is missing or holds no prediction file, a folder
-    is not an event of the ground truth; with ``strict`` also a missing prediction file.
+    is not an event of the ground truth, no prediction file matches a ground-truth image; with ``strict`` also
+    a missing prediction file. Some missing files: one warning line on stderr (and a
+    :class:`MissingPredictionsWarning`).
     """
     listed = _check_prediction_dir(pred_dir, gt)
     paths = _prediction_paths(pred_dir, gt)

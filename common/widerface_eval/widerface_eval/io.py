@@ -31,6 +31,11 @@ class WiderFormatError(ValueError):
     """A WIDER FACE input file is malformed; the message names the file, the line and the problem."""
 
 
+class NoMatchingPredictionsError(WiderFormatError):
+    """The prediction folder holds files, but none for any image of the ground truth (e.g. predictions of
+    another image set)."""
+
+
 def _where(path, lineno=None):
     return f"{path}:{lineno}" if lineno is not None else f"{path}"
 
