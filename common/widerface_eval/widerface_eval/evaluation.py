@@ -206,12 +206,13 @@ class _FlatGroundTruth:
         self.kept, self.faces = {}, {}
         for s in settings:
             keep = [k for ev in gt.keep[s] for k in ev]
-            idx = [np.asarray(k, dtype=np.int64).reshape(-1) - 1 + o for k, o in zip(keep, self.off[:-1].tolist())]
+            lens = np.array([len(k) for k in keep], dtype=np.int64)
             mask = np.zeros(len(b), dtype=bool)
-            if idx:
-                mask[np.concatenate(idx)] = True
+            if lens.sum():
+                idx = np.concatenate([np.asarray(k).reshape(-1) for k in keep]).astype(np.int64) - 1
+                mask[idx + np.repeat(self.off[:-1], lens)] = True
             self.kept[s] = mask
-            self.faces[s] = int(sum(len(k) for k in keep))
+            self.faces[s] = int(lens.sum())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def _check_prediction_dir(pred_dir, gt):
     if unknown:
         raise WiderFormatError(f"{pred_dir}: folder {unknown[0]!r} is not an event of the ground truth "
                                f"({len(unknown)} unknown event folder{'s' if len(unknown) > 1 else ''})")
-    found = [os.path.join(e, f) for e in sorted(entries) for f in sorted(os.listdir(os.path.join(pred_dir, e)))
+    found = [(e, f) for e in sorted(entries) for f in sorted(os.listdir(os.path.join(pred_dir, e)))
              if f.endswith(".txt")]
     if not found:
         raise WiderFormatError(f"{pred_dir}: prediction folder holds no prediction file "
@@ -377,7 +378,12 @@ def _check_prediction_dir(pred_dir, gt):
 
 
 def _prediction_paths(pred_dir, gt):
-    return [os.path.join(pred_dir, ev, stem + ".txt") for ev, stems in zip(gt.events, gt.files) for stem in stems]
+    """``os.path.join(pred_dir, event, stem + ".txt")`` of every image (one join per event)."""
+    paths = []
+    for ev, stems in zip(gt.events, gt.files):
+        prefix = os.path.join(pred_dir, ev, "")
+        paths += [prefix + stem + ".txt" for stem in stems]
+    return paths
 
 
 def _report_missing(pred_dir, gt, paths, found_mask, listed, strict):
@@ -387,7 +393,8 @@ def _report_missing(pred_dir, gt, paths, found_mask, listed, strict):
         where = f" ({gt.gt_dir})" if gt.gt_dir else ""
         raise NoMatchingPredictionsError(
             f"{pred_dir}: no prediction file matches an image of the ground truth{where}: expected e.g. "
-            f"{os.path.relpath(paths[0], pred_dir)} (one of {len(paths)} images), found e.g. {listed[0]} "
+            f"{os.path.relpath(paths[0], pred_dir)} (one of {len(paths)} images), found e.g. "
+            f"{os.path.join(*listed[0])} "
             f"(one of {len(listed)} files); the predictions are of another image set")
     if n_missing:
         first = paths[int(np.flatnonzero(~found_mask)[0])]
