@@ -233,7 +233,7 @@ def test_read_file_is_none_where_isfile_is_false(tmp_path):
 
 def test_detector_formats_take_the_vectorised_path(tmp_path, monkeypatch):
     """Integers, fixed decimals (%.1f to %.6f), NumPy float32 and Python float text, scientific notation,
-    trailing spaces: parsed without the per-file plain parser (which is only the fallback)."""
+    trailing spaces, CRLF line ends: parsed without the per-file plain parser (which is only the fallback)."""
     rng = np.random.default_rng(5)
     rows = np.concatenate([rng.uniform(-50, 1500, (300, 2)), rng.uniform(0, 400, (300, 2)), rng.random((300, 1))], 1)
     formats = [lambda v: f"{v:.1f}", lambda v: f"{v:.3f}", lambda v: f"{v:.6f}", lambda v: f"{int(v)}",
@@ -242,6 +242,7 @@ def test_detector_formats_take_the_vectorised_path(tmp_path, monkeypatch):
     for k, fmt in enumerate(formats):
         text = "a.jpg\n300\n" + "".join(" ".join(fmt(float(v)) for v in r) + " \n" for r in rows)
         paths.append(_write_raw(str(tmp_path), f"d{k}.txt", text.encode()))
+    paths.append(_write_raw(str(tmp_path), "crlf.txt", text.replace("\n", "\r\n").encode()))
     want = _plain_batch(paths)
 
     def no_fallback(path, data):

@@ -41,6 +41,7 @@ _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _PAD = 16                        # spaces before the first token: a 16-byte window never starts before the buffer
 _ALLOWED = b"0123456789.-+eE \t\n"
 _SPLITLINES_EXTRA = re.compile(rb"[\r\x0b\x0c\x1c\x1d\x1e]")   # str.splitlines also splits here
+_TRAILING_BLANK = frozenset(b" \t\n")
 
 
 def _bytes_mask(positions):
@@ -177,7 +178,15 @@ def _single_separators_ok(u8, ends):
 
 
 def _split_file(data):
-    """``(count, body)`` when the file qualifies for the vectorised path, else None (see the module doc)."""
+    """``(count, body)`` when the file qualifies for the vectorised path, else None (see the module doc).
+
+    ``body``: the detection lines without trailing blank lines, a view into ``data`` (no copy). A file whose
+    only carriage returns are in CRLF line ends reads as the plain reader's universal newlines read it.
+    """
+    if b"\r" in data:
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None
+        data = data.replace(b"\r\n", b"\n")
     n1 = data.find(b"\n")
     if n1 < 0 or not data.isascii() or _SPLITLINES_EXTRA.search(data, 0, n1):
         return None
@@ -188,10 +197,13 @@ def _split_file(data):
     if not count.isdigit():
         return None
     count = int(count)
-    body = data[n2 + 1:].rstrip(b" \t\n")
-    if (body.count(b"\n") + 1 if body else 0) != count:
+    end = len(data)
+    while end > n2 + 1 and data[end - 1] in _TRAILING_BLANK:
+        end -= 1
+    lines = data.count(b"\n", n2 + 1, end) + 1 if end > n2 + 1 else 0
+    if lines != count:
         return None
-    return count, body
+    return count, memoryview(data)[n2 + 1:end]
 
 
 def _plain(path, data):
@@ -283,7 +295,7 @@ def _parse_group_per_file(paths, datas, start, stop, counts, present):
         split = _split_file(datas[i])
         if split is not None:
             count, body = split
-            buf = b" " * _PAD + body + (b"\n" if count else b"") + b" " * 8
+            buf = b"".join([b" " * _PAD, body, b"\n" if count else b"", b" " * 8])
             if not buf.translate(None, _ALLOWED):
                 values, bad = _parse_body_buffer(buf, count)
                 if bad is None:
