@@ -7,15 +7,16 @@ values, accepted files and error messages (``file:line: what``) are those of the
 
 The vectorised path, on a group of files joined into one buffer:
 
-1. per file (Python, cheap): ASCII text; line 1 (the image name) free of the characters that
-   ``str.splitlines`` would also split on; line 2 a plain decimal count; the body (trailing blank lines
+1. per file (Python, cheap): ASCII text whose carriage returns, if any, are all in CRLF line ends (read as
+   ``\n``, as the plain reader's universal newlines read them); line 1 (the image name) free of the characters
+   that ``str.splitlines`` would also split on; line 2 a plain decimal count; the body (trailing blank lines
    dropped, as the plain parser drops them) has exactly ``count`` lines;
 2. the body bytes are ``0-9 . - + e E``, space, tab and newline only; every line holds exactly 5 tokens;
-3. a token ``[-]digits[.digits]`` of at most 8 characters with at most 15 digits is converted exactly with
-   integer arithmetic on its 8 bytes (SWAR): the integer ``m`` of its digits and the number ``f`` of its
-   fraction digits give ``m / 10**f``, one correctly rounded IEEE division of two exactly represented
-   numbers (``m < 2**53``, ``f <= 22``), hence the same double as ``float(token)``; 9 to 16 characters use the
-   same arithmetic on two words; any other token (exponent, '+', more digits) is converted by
+3. a token ``[-]digits[.digits]`` of at most 16 characters with at most 15 digits is converted exactly with
+   integer arithmetic on its bytes, 8 at a time in one 64-bit word (SWAR): the integer ``m`` of its digits and
+   the number ``f`` of its fraction digits give ``m / 10**f``, one correctly rounded IEEE division of two
+   exactly represented numbers (``m < 2**53``, ``f <= 15``), hence the same double as ``float(token)``, negated
+   for a leading '-'; any other token (exponent, '+', more digits) is converted by
    ``numpy.array(tokens, dtype=float64)``, the very conversion the plain parser uses;
 4. every value finite and every width and height >= 0.
 
@@ -61,6 +62,7 @@ _MASK8 = np.array([_bytes_mask(range(8 - n, 8)) for n in range(9)], dtype=_U)   
 _BELOW8 = np.array([_bytes_mask(range(k)) for k in range(8)] + [0], dtype=_U)       # dot at k; 8 = no dot
 _ABOVE8 = np.array([_bytes_mask(range(k + 1, 8)) for k in range(8)] + [_ALL], dtype=_U)
 _P10 = np.array([10.0 ** k for k in range(23)])   # exact doubles
+_DIV8 = np.array([10.0 ** (7 - k) for k in range(8)] + [1.0])   # dot at byte k of a word: 7 - k fraction digits
 _C0F, _C10, _C2E, _C7F, _C80, _ONES = _rep(0x0F), _rep(0x10), _rep(0x2E), _rep(0x7F), _rep(0x80), _rep(0x01)
 
 
@@ -71,50 +73,50 @@ def _eight_digits(v):
     return (v * _U(42949672960001)) >> _U(32)
 
 
-def _word_digits(x):
-    """For words of token characters (non-token bytes zeroed): (digit count, dot flags, dot-free digit values).
-
-    Within the allowed characters exactly the digits have bit 4 set ('+' '-' '.' 'E' 'e' do not); the bytes
-    below the dot move up one byte, which deletes the dot from the digit string.
-    """
+def _word_flags(x):
+    """For words of token characters (other bytes zeroed): the digit flags (0x10 of each digit byte; within the
+    allowed characters exactly the digits have bit 4 set) and the dot flags (0x80 of each '.' byte)."""
     y = x ^ _C2E
-    dot = ~(((y & _C7F) + _C7F) | y) & _C80                 # 0x80 in each byte equal to '.'
-    nd = np.bitwise_count(x & _C10)
-    v = x & _C0F & (((x >> _U(4)) & _ONES) * _U(0xFF))      # digit values, 0 for '-' '.' and padding
-    return nd, dot, v
+    return x & _C10, ~(((y & _C7F) + _C7F) | y) & _C80
+
+
+def _drop_dot(v, k):
+    """Digit values with the dot at byte ``k`` deleted: the bytes below it move up one byte (k = 8: no dot)."""
+    return (v & _ABOVE8[k]) | ((v & _BELOW8[k]) << _U(8))
 
 
 def _short_tokens(u64, ends, n, neg):
-    """Tokens of 1..8 characters ending at ``ends``: (values, ok)."""
+    """Tokens of 1..8 characters ending at ``ends``: (values without the sign, ok).
+
+    The word is masked to the token without its leading '-', so it holds digits and at most one dot: the digit
+    values are the low nibbles, the dot is deleted, and ``m / 10**f`` is the value.
+    """
+    n = n - neg
     x = u64[ends - 8] & _MASK8[n]
-    nd, dot, v = _word_digits(x)
-    ndot = np.bitwise_count(dot)
-    ok = (n - nd - ndot == neg) & (ndot <= 1) & (nd >= 1)
-    k = (np.bitwise_count(dot - _U(1)) >> _U(3)).astype(np.intp)    # byte of the dot, 8 when there is none
-    v = (v & _ABOVE8[k]) | ((v & _BELOW8[k]) << _U(8))
-    frac = np.where(k == 8, 0, 7 - k)
-    return _eight_digits(v).astype(np.float64) / _P10[frac], ok
+    digits, dot = _word_flags(x)
+    dot_m1 = dot - _U(1)
+    ok = (np.bitwise_count(digits | dot) == n) & (digits != 0) & ((dot & dot_m1) == 0)
+    k = (np.bitwise_count(dot_m1) >> _U(3)).astype(np.intp)     # byte of the dot, 8 when there is none
+    return _eight_digits(_drop_dot(x & _C0F, k)).astype(np.float64) / _DIV8[k], ok
 
 
 def _long_tokens(u64, ends, n, neg):
-    """Tokens of 9..16 characters: the same arithmetic on two words (first 8 bytes ``lo``, last 8 ``hi``)."""
+    """Tokens of 9..16 characters: the same on two words (first 8 bytes ``lo``, last 8 ``hi``), <= 15 digits."""
+    n = n - neg
     hi = u64[ends - 8]
     lo = u64[ends - 16] & _MASK8[n - 8]
-    nd_hi, dot_hi, v_hi = _word_digits(hi)
-    nd_lo, dot_lo, v_lo = _word_digits(lo)
-    nd = nd_hi + nd_lo
+    d_hi, dot_hi = _word_flags(hi)
+    d_lo, dot_lo = _word_flags(lo)
+    nd = np.bitwise_count(d_hi) + np.bitwise_count(d_lo)
     ndot = np.bitwise_count(dot_hi) + np.bitwise_count(dot_lo)
-    ok = (n - nd - ndot == neg) & (ndot <= 1) & (nd >= 1) & (nd <= 15)
+    ok = (nd + ndot == n) & (ndot <= 1) & (nd >= 1) & (nd <= 15)
     k_hi = (np.bitwise_count(dot_hi - _U(1)) >> _U(3)).astype(np.intp)
     k_lo = (np.bitwise_count(dot_lo - _U(1)) >> _U(3)).astype(np.intp)
     in_hi = k_hi < 8
-    # dot in hi at k: hi bytes below k move up, lo's top byte enters hi byte 0, lo moves up by one byte;
-    # dot in lo at k: lo bytes below k move up; no dot: nothing moves
-    kh = np.where(in_hi, k_hi, 8)
-    kl = np.where(in_hi, 8, k_lo)
-    moved_lo_top = np.where(in_hi, v_lo >> _U(56), _U(0))
-    v_hi = (v_hi & _ABOVE8[kh]) | ((v_hi & _BELOW8[kh]) << _U(8)) | moved_lo_top
-    v_lo = np.where(in_hi, v_lo << _U(8), (v_lo & _ABOVE8[kl]) | ((v_lo & _BELOW8[kl]) << _U(8)))
+    v_hi, v_lo = hi & _C0F, lo & _C0F
+    # dot in hi: hi drops it, lo's top byte enters hi byte 0, lo moves up a byte; dot in lo: lo drops it
+    v_hi = np.where(in_hi, _drop_dot(v_hi, k_hi) | (v_lo >> _U(56)), v_hi)
+    v_lo = np.where(in_hi, v_lo << _U(8), _drop_dot(v_lo, k_lo))
     frac = np.where(in_hi, 7 - k_hi, np.where(k_lo < 8, 15 - k_lo, 0))
     m = _eight_digits(v_lo) * _U(100000000) + _eight_digits(v_hi)
     return m.astype(np.float64) / _P10[frac], ok
