@@ -21,6 +21,6 @@ __all__ = [
     "NoMatchingPredictionsError", "PredictionFolder", "SplitEntry", "WiderEvalResult", "WiderFormatError",
     "bbox_overlaps", "collect_predictions", "evaluate", "evaluate_predictions", "format_prediction",
     "image_match", "image_pr", "load_ground_truth", "match_predictions", "parse_prediction_text",
-    "plot_pr_curves", "prediction_path", "read_prediction", "read_prediction_dir", "read_split_file", "thresholds", "voc_ap", "write_json",
-    "write_ground_truth", "write_prediction", "write_split_file",
+    "plot_pr_curves", "prediction_path", "read_prediction", "read_prediction_dir", "read_split_file", "thresholds",
+    "voc_ap", "write_json", "write_ground_truth", "write_prediction", "write_split_file",
 ]

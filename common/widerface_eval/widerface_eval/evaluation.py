@@ -339,7 +339,7 @@ def _curves(scores, counts, hit_p, hit_g, flat, score_norm, thresh_num, settings
     hit_col = col[hit_p]
     best = np.full(len(flat.x1), n_bins, dtype=np.int64)      # best-scoring hit of each face
     np.minimum.at(best, hit_g, hit_col)
-    aps, curves, pr = {}, {}, {}
+    aps, curves = {}, {}
     for s in settings:
         kept = flat.kept[s]
         on_ignored = ~kept[hit_g]
@@ -413,7 +413,7 @@ def _read_and_match(paths, flat, lo, hi, iou_thresh, progress=None):
     ``reader.CHUNK_BYTES``. Returns a dict of flat arrays for these images."""
     counts = np.zeros(hi - lo, dtype=np.int64)
     found = np.zeros(hi - lo, dtype=bool)
-    scores, hit_p, hit_g, boxes = [], [], [], []
+    scores, hit_p, hit_g = [], [], []
     n_pred = 0
     i = lo
     while i < hi:
