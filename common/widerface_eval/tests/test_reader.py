@@ -251,3 +251,17 @@ def test_detector_formats_take_the_vectorised_path(tmp_path, monkeypatch):
     monkeypatch.setattr(reader, "_plain", no_fallback)
     got = _batch(paths)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_popcount_without_numpy_2(tmp_path, monkeypatch):
+    """The SWAR popcount used with NumPy < 2.0 counts bits exactly; the reader gives the same with it."""
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.integers(0, 2 ** 63, 10000, dtype=np.uint64) * np.uint64(2) + np.uint64(1),
+                        np.array([0, 2 ** 64 - 1, 2 ** 63, 1], dtype=np.uint64)])
+    assert reader._swar_popcount(x).tolist() == [bin(int(v)).count("1") for v in x]
+    paths = [_write_raw(str(tmp_path), f"r{k}.txt", _random_file(rng)) for k in range(60)]
+    paths = [p for p in paths if _outcome(lambda: we.read_prediction(p))[0] == "ok"]
+    want = _batch(paths)
+    monkeypatch.setattr(reader, "_popcount", reader._swar_popcount)
+    got = _batch(paths)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

@@ -66,6 +66,17 @@ _DIV8 = np.array([10.0 ** (7 - k) for k in range(8)] + [1.0])   # dot at byte k 
 _C0F, _C10, _C2E, _C7F, _C80, _ONES = _rep(0x0F), _rep(0x10), _rep(0x2E), _rep(0x7F), _rep(0x80), _rep(0x01)
 
 
+def _swar_popcount(x):
+    """Set bits of each uint64 (for NumPy < 2.0, which has no ``bitwise_count``)."""
+    x = x - ((x >> _U(1)) & _U(0x5555555555555555))
+    x = (x & _U(0x3333333333333333)) + ((x >> _U(2)) & _U(0x3333333333333333))
+    x = (x + (x >> _U(4))) & _U(0x0F0F0F0F0F0F0F0F)
+    return (x * _ONES) >> _U(56)
+
+
+_popcount = getattr(np, "bitwise_count", _swar_popcount)
+
+
 def _eight_digits(v):
     """The integer of 8 digit values (one per byte, first digit in the lowest byte)."""
     v = ((v * _U(2561)) >> _U(8)) & _U(0x00FF00FF00FF00FF)
@@ -95,8 +106,8 @@ def _short_tokens(u64, ends, n, neg):
     x = u64[ends - 8] & _MASK8[n]
     digits, dot = _word_flags(x)
     dot_m1 = dot - _U(1)
-    ok = (np.bitwise_count(digits | dot) == n) & (digits != 0) & ((dot & dot_m1) == 0)
-    k = (np.bitwise_count(dot_m1) >> _U(3)).astype(np.intp)     # byte of the dot, 8 when there is none
+    ok = (_popcount(digits | dot) == n) & (digits != 0) & ((dot & dot_m1) == 0)
+    k = (_popcount(dot_m1) >> _U(3)).astype(np.intp)     # byte of the dot, 8 when there is none
     return _eight_digits(_drop_dot(x & _C0F, k)).astype(np.float64) / _DIV8[k], ok
 
 
@@ -107,11 +118,11 @@ def _long_tokens(u64, ends, n, neg):
     lo = u64[ends - 16] & _MASK8[n - 8]
     d_hi, dot_hi = _word_flags(hi)
     d_lo, dot_lo = _word_flags(lo)
-    nd = np.bitwise_count(d_hi) + np.bitwise_count(d_lo)
-    ndot = np.bitwise_count(dot_hi) + np.bitwise_count(dot_lo)
+    nd = _popcount(d_hi) + _popcount(d_lo)
+    ndot = _popcount(dot_hi) + _popcount(dot_lo)
     ok = (nd + ndot == n) & (ndot <= 1) & (nd >= 1) & (nd <= 15)
-    k_hi = (np.bitwise_count(dot_hi - _U(1)) >> _U(3)).astype(np.intp)
-    k_lo = (np.bitwise_count(dot_lo - _U(1)) >> _U(3)).astype(np.intp)
+    k_hi = (_popcount(dot_hi - _U(1)) >> _U(3)).astype(np.intp)
+    k_lo = (_popcount(dot_lo - _U(1)) >> _U(3)).astype(np.intp)
     in_hi = k_hi < 8
     v_hi, v_lo = hi & _C0F, lo & _C0F
     # dot in hi: hi drops it, lo's top byte enters hi byte 0, lo moves up a byte; dot in lo: lo drops it
