@@ -524,7 +524,14 @@ def collect_predictions(pred_dir, gt: GroundTruth, strict=False, progress=False)
     """
     listed = _check_prediction_dir(pred_dir, gt)
     paths = _prediction_paths(pred_dir, gt)
-    datas = [reader.read_file(p) for p in paths]
+    bar = _progress_bar(len(paths), progress)
+    datas = []
+    for p in paths:
+        datas.append(reader.read_file(p))
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     found = np.array([d is not None for d in datas], dtype=bool)
     values, counts = reader.parse_files(paths, datas)
     n_missing = _report_missing(pred_dir, gt, paths, found, listed, strict)
@@ -587,7 +594,7 @@ def evaluate(pred_dir, gt_dir, iou_thresh=0.5, strict=False, score_norm="python"
     listed = _check_prediction_dir(pred_dir, gt)
     flat = _FlatGroundTruth(gt)
     paths = _prediction_paths(pred_dir, gt)
-    workers = max(1, min(int(workers), len(paths) // 64 + 1))
+    workers = max(1, min(int(workers), len(paths) // 64 + 1)) if hasattr(os, "fork") else 1
     bar = _progress_bar(len(paths), progress)
     try:
         if workers > 1:
