@@ -172,3 +172,28 @@ def test_workers_give_the_same_result_and_the_first_error(tmp_path):
             with pytest.raises(we.WiderFormatError) as e:
                 we.evaluate(pred, gt_dir, workers=w)
             assert str(e.value).startswith(f"{path}:2: the count line says")
+
+
+def test_progress_bar_on_a_terminal(tmp_path, monkeypatch):
+    """With a terminal on stderr the reading shows a tqdm bar that reaches the number of images."""
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    gt_dir = _synthetic_gt(tmp_path / "gt", n_events=2, per_event=70)
+    gt = we.load_ground_truth(gt_dir)
+    pred = str(tmp_path / "pred")
+    _write_all_raw(gt, _random_preds(gt, seed=6), pred)
+    want = we.evaluate(pred, gt_dir).aps
+    for workers in (1, 2):
+        term = Terminal()
+        monkeypatch.setattr(sys, "stderr", term)
+        assert we.evaluate(pred, gt_dir, progress=True, workers=workers).aps == want
+        assert "Reading predictions" in term.getvalue() and "140/140" in term.getvalue()
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    we.collect_predictions(pred, gt, progress=True)
+    assert "140/140" in term.getvalue()
