@@ -49,6 +49,7 @@ def test_cached_equals_parsed(tmp_path, cache):
     _assert_same_gt(parsed, first)
     _assert_same_gt(parsed, second)
     assert second.gt_dir == gt_dir and second.boxes[0][1].shape == (0, 4) and second.keep["easy"][0][1].size == 0
+    assert second.boxes[0][0].flags.writeable and second.keep["hard"][0][0].flags.writeable
 
 
 def test_real_gt_cached_equals_parsed(real_gt, cache):

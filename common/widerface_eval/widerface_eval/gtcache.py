@@ -50,7 +50,7 @@ def load(key, gt_dir):
     path = entry_path(key)
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = bytearray(f.read())        # writable arrays, as scipy.io gives
         arrays = _unpack(data, key)
         return None if arrays is None else _from_flat(arrays, gt_dir)
     except Exception:  # no entry, or a damaged or foreign one: parse the .mat files (and rewrite it)
