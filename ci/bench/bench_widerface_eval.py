@@ -11,8 +11,8 @@ Each evaluation is timed from process start to exit (``python -m widerface_eval 
 runs it); with ``--reference-dir`` the reference evaluator (``python evaluation.py -p P -g G`` in a built
 checkout of wondervictor/WiderFace-Evaluation, see the package README) is timed the same way, the two
 alternately, and the best of ``--repeat`` runs of each gives the ratio. The APs of both are compared (ours from
-an untimed ``--json`` run). The ground-truth cache of ``widerface_eval`` lives in a temporary folder and is
-filled by an untimed first run, whose time is reported too ("cold").
+an untimed ``--json`` run). The ground-truth cache of ``widerface_eval`` lives in a temporary folder per case
+and is filled by an untimed first run, whose time is reported too ("cold").
 
     python ci/bench/bench_widerface_eval.py [--gt ../shared/data/widerface_val_gt] [--cases 26,460]
         [--repeat 3] [--reference-dir /tmp/wfref/WiderFace-Evaluation --reference-python /tmp/wfref/venv/bin/python]
@@ -110,14 +110,14 @@ def main():
     print(f"CPU: {cpu_model()}; Python {platform.python_version()}, NumPy {np.__version__}")
     figures = {"cpu": cpu_model(), "cases": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, WIDERFACE_EVAL_CACHE=os.path.join(tmp, "gt_cache"),
-                   PYTHONPATH=PACKAGE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = dict(os.environ, PYTHONPATH=PACKAGE + os.pathsep + os.environ.get("PYTHONPATH", ""))
         ours_cmd = lambda pred, *extra: [args.python, "-m", "widerface_eval", "--pred", pred, "--gt", args.gt,
                                          *extra]
         for case in [int(c) for c in args.cases.split(",")]:
             pred = os.path.join(tmp, f"pred{case}")
             n = make_predictions(gt, pred, case)
             js = os.path.join(tmp, f"ours{case}.json")
+            env["WIDERFACE_EVAL_CACHE"] = os.path.join(tmp, f"gt_cache{case}")      # cold for each case
             cold, _ = timed(ours_cmd(pred, "--json", js), env=env)      # fills the ground-truth cache
             aps = json.load(open(js))["aps"]
             aps = [aps[s] for s in ("easy", "medium", "hard")]
