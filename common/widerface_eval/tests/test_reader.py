@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import test_io_cli
 import widerface_eval as we
 from widerface_eval import reader
 
@@ -197,16 +198,12 @@ def test_random_files_alone_and_in_groups(tmp_path, monkeypatch, chunk):
     _check_each_and_batch(good + [p for p in paths if p not in good])
 
 
-@pytest.mark.parametrize("body, line, msg", [
-    ("a.jpg\n2\n1 2 3 4 0.5\n1 2 3 0.5\n", 4, "expected 5 columns"),
-    ("a.jpg\n1\n1 2 nan 4 0.5\n", 3, "NaN"),
-    ("a.jpg\n1\n1 2 3 4 x\n", 3, "'x' is not a number"),
-    ("a.jpg\n1\n1 2 -3 4 0.5\n", 3, "negative width or height"),
-    ("a.jpg\n3\n1 2 3 4 0.5\n", 2, "says 3 detections but 1"),
-    ("a.jpg\nfoo\n", 2, "count 'foo' is not a number"),
-    ("a.jpg\n", 2, "missing the detection count"),
-    ("", 1, "empty prediction file"),
-])
+# the malformed files of the plain reader's test, read here in a group between good files
+_MALFORMED = next(m for m in test_io_cli.test_malformed_prediction_names_file_and_line.pytestmark
+                  if m.name == "parametrize").args[1]
+
+
+@pytest.mark.parametrize("body, line, msg", _MALFORMED)
 def test_malformed_file_messages(tmp_path, body, line, msg):
     ok = _write_raw(str(tmp_path), "ok.txt", b"a.jpg\n1\n1 2 3 4 0.5\n")
     p = _write_raw(str(tmp_path), "a.txt", body.encode())
