@@ -31,6 +31,11 @@ class WiderFormatError(ValueError):
     """A WIDER FACE input file is malformed; the message names the file, the line and the problem."""
 
 
+class NoMatchingPredictionsError(WiderFormatError):
+    """The prediction folder holds files, but none for any image of the ground truth (e.g. predictions of
+    another image set)."""
+
+
 def _where(path, lineno=None):
     return f"{path}:{lineno}" if lineno is not None else f"{path}"
 
@@ -337,21 +342,43 @@ def _cell_list(m, key, path):
     return v.reshape(-1)
 
 
-def load_ground_truth(gt_dir):
-    """Load ``wider_{face,easy,medium,hard}_val.mat`` from ``gt_dir``."""
-    import scipy.io
+def load_ground_truth(gt_dir, cache=True):
+    """Load ``wider_{face,easy,medium,hard}_val.mat`` from ``gt_dir``.
 
+    With ``cache`` (default) the parsed ground truth is kept in a cache keyed by the files' content
+    (:mod:`widerface_eval.gtcache`): later loads of the same files skip ``scipy.io``; changed files are parsed
+    again.
+    """
     if not os.path.isdir(gt_dir):
         raise WiderFormatError(f"{gt_dir}: ground-truth folder does not exist")
     missing = [fn for fn in GT_FILES.values() if not os.path.isfile(os.path.join(gt_dir, fn))]
     if missing:
         raise WiderFormatError(f"{gt_dir}: ground-truth folder lacks {', '.join(missing)} "
                                f"(it needs {', '.join(GT_FILES.values())})")
+    from . import gtcache
+
+    if not cache or gtcache.cache_dir() is None:
+        return _parse_ground_truth(gt_dir, {fn: os.path.join(gt_dir, fn) for fn in GT_FILES.values()})
+    contents = gtcache.read_mat_files(gt_dir)
+    key = gtcache.content_key(contents)
+    gt = gtcache.load(key, gt_dir)
+    if gt is None:
+        import io as _io
+
+        gt = _parse_ground_truth(gt_dir, {fn: _io.BytesIO(data) for fn, data in contents.items()})
+        gtcache.store(key, gt)
+    return gt
+
+
+def _parse_ground_truth(gt_dir, sources):
+    """Parse the four files; ``sources``: file name -> path or binary file object."""
+    import scipy.io
+
     mats = {}
     for key, fn in GT_FILES.items():
         p = os.path.join(gt_dir, fn)
         try:
-            mats[key] = scipy.io.loadmat(p)
+            mats[key] = scipy.io.loadmat(sources[fn])
         except Exception as exc:  # scipy raises several types for corrupt files
             raise WiderFormatError(f"{p}: not a readable MATLAB file ({exc})") from None
     face_path = os.path.join(gt_dir, GT_FILES["face"])
@@ -377,6 +404,8 @@ def load_ground_truth(gt_dir):
             if b.ndim != 2 or b.shape[1] != 4:
                 raise WiderFormatError(f"{face_path}: box list of {ev}/{files[i][j]} has shape {b.shape}, "
                                        "expected (N, 4)")
+            if not np.isfinite(b).all():
+                raise WiderFormatError(f"{face_path}: box list of {ev}/{files[i][j]} holds NaN or inf")
             ev_boxes.append(b)
         boxes.append(ev_boxes)
     keep = {}
