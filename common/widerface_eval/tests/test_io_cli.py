@@ -125,12 +125,12 @@ def test_cli_errors_are_one_line(tmp_path, tiny_gt):
     pred = str(tmp_path / "pred")
     _raw(pred, "0--Parade", "0_a", "0_a.jpg\n1\n1 2 3\n")
     r = _cli("--pred", pred, "--gt", tiny_gt)
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert r.stderr.strip() == f"widerface_eval: error: {pred}/0--Parade/0_a.txt:3: expected 5 columns " \
                                "'x y w h score', found 3"
     r = _cli("--pred", str(tmp_path / "missing"), "--gt", tiny_gt)
-    assert r.returncode == 1 and "prediction folder does not exist" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "prediction folder does not exist" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_missing_warning_and_strict(tmp_path, tiny_gt):
@@ -140,7 +140,7 @@ def test_cli_missing_warning_and_strict(tmp_path, tiny_gt):
     assert r.returncode == 0
     assert r.stderr.count("1 of 2 images have no prediction file") == 1
     r = _cli("--pred", pred, "--gt", tiny_gt, "--strict")
-    assert r.returncode == 1 and "prediction file missing" in r.stderr
+    assert r.returncode == 2 and "prediction file missing" in r.stderr
 
 
 def test_prediction_folder_replaces_only_when_complete(tmp_path):

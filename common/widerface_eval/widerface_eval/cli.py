@@ -67,12 +67,9 @@ def main(argv=None):
         res = evaluate(args.pred, args.gt, iou_thresh=args.iou, strict=args.strict,
                        score_norm=args.score_norm, progress=not args.quiet,
                        workers=args.workers or _default_workers())
-    except NoMatchingPredictionsError as exc:
-        print(f"widerface_eval: error: {exc}", file=sys.stderr)
+    except (NoMatchingPredictionsError, WiderFormatError, OSError) as exc:
+        print(f"widerface_eval: error: {exc}", file=sys.stderr)   # bad input: one line, exit 2 (as argparse)
         return 2
-    except (WiderFormatError, OSError) as exc:
-        print(f"widerface_eval: error: {exc}", file=sys.stderr)
-        return 1
     print("==================== Results ====================")
     print(res.summary())
     print("=================================================")
