@@ -193,3 +193,39 @@ def test_postprocessing_keeps_at_most_200_best():
     boxes, s, n = _postprocess(np.zeros((k, 4), np.float32), _logits(scores), anchors)
     assert n == 200
     np.testing.assert_allclose(s, np.sort(scores)[::-1][:200], rtol=1e-5)
+
+
+def _greedy_nms(boxes, scores, score_threshold, iou_threshold, max_boxes):
+    """The plain greedy NMS: by descending score, keep a box unless its IoU with a kept one exceeds the threshold."""
+    order = [i for i in np.argsort(-scores, kind="stable") if scores[i] >= score_threshold]
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    for i in order:
+        if keep:
+            k = np.asarray(keep)
+            ih = np.clip(np.minimum(boxes[k, 2], boxes[i, 2]) - np.maximum(boxes[k, 0], boxes[i, 0]), 0, None)
+            iw = np.clip(np.minimum(boxes[k, 3], boxes[i, 3]) - np.maximum(boxes[k, 1], boxes[i, 1]), 0, None)
+            inter = ih * iw
+            if (inter / (area[k] + area[i] - inter) > iou_threshold).any():
+                continue
+        keep.append(i)
+        if len(keep) == max_boxes:
+            break
+    return np.asarray(keep)
+
+
+def test_postprocessing_on_1e5_boxes_is_the_plain_greedy_nms():
+    """Issue 13 #8: an untrained network's evaluation sends many boxes into NMS; the post-processing keeps exactly
+    the boxes of the plain greedy NMS on 100,000 random boxes (all above the score threshold)."""
+    rng = np.random.RandomState(0)
+    n = 100000
+    yx = rng.uniform(0, 0.9, (n, 2))
+    hw = rng.uniform(0.02, 0.1, (n, 2))
+    anchors = np.concatenate([yx, np.minimum(yx + hw, 1.0)], 1).astype(np.float32)
+    scores = rng.permutation(np.linspace(0.06, 0.99, n))   # distinct beyond float32 softmax rounding
+    boxes, s, k = _postprocess(np.zeros((n, 4), np.float32), _logits(scores), anchors)
+    mp = default_config()["model_params"]
+    ref = _greedy_nms(anchors.astype(np.float64), scores, mp["score_threshold"], mp["iou_threshold"], mp["max_boxes"])
+    assert k == len(ref) == 200 and len(set(np.argsort(-scores)[:200]) - set(ref)) > 10   # NMS did suppress
+    np.testing.assert_allclose(boxes[:k], anchors[ref], atol=1e-5)  # decode(0, anchor) in float32
+    np.testing.assert_allclose(s[:k], scores[ref], rtol=1e-5)
