@@ -74,21 +74,23 @@ class CheckpointHook(tf.train.SessionRunHook):
 
     def __init__(self, saver, prefix, every, global_step):
         self.saver, self.prefix, self.every, self.global_step = saver, prefix, every, global_step
-        self.last_saved = None
+        self.step = self.last_saved = None
 
-    def _save(self, session, step):
-        self.saver.save(session, self.prefix, global_step=step, write_meta_graph=False)
-        self.last_saved = step
+    def _save(self, session):
+        self.saver.save(session, self.prefix, global_step=self.step, write_meta_graph=False)
+        self.last_saved = self.step
+
+    def after_create_session(self, session, coord):
+        self.step = int(session.run(self.global_step))
 
     def after_run(self, run_context, run_values):
-        step = int(run_context.session.run(self.global_step))
-        if step % self.every == 0:
-            self._save(run_context.session, step)
+        self.step += 1   # every run of the training session is one optimizer step
+        if self.step % self.every == 0:
+            self._save(run_context.session)
 
     def end(self, session):
-        step = int(session.run(self.global_step))
-        if step != self.last_saved:
-            self._save(session, step)
+        if self.step != self.last_saved:
+            self._save(session)
 
 
 def _fingerprint(cfg, start_step):

@@ -26,7 +26,7 @@ one_device() {
   local arg
   for arg in "$@"; do
     if [[ "$arg" == --device_num=* && "$arg" != --device_num=1 ]]; then
-      die "$arg: $SCRIPT_NAME.sh trains on one device; the data-parallel runs are ${SCRIPT_NAME%_1p}_8p.sh"
+      die "$arg: $SCRIPT_NAME.sh trains on one device (data parallel: train_full_8p.sh, train_performance_8p.sh)"
     fi
   done
   case "$DEVICE" in
