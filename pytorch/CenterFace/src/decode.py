@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DOWN = 4
+from .config import OUTPUT_STRIDE
+from .targets import WH_UNIT
 
 
 def nms_plus1(dets, thresh):
@@ -49,19 +50,19 @@ def nms_plus1(dets, thresh):
     return np.array(keep, np.int64)
 
 
-def decode_official(hm, scale, off, lm, input_hw, threshold=0.35, nms_thresh=0.3, return_pre_nms=False):
+def decode_official(hm, scale, off, lm, input_hw, threshold, nms_thresh, return_pre_nms=False):
     hn, wn = input_hw
     heat = hm[0]
     rows, cols = np.where(heat > threshold)
     n = len(rows)
     dets = np.zeros((n, 15), np.float32)
     if n:
-        s0 = np.exp(scale[0, rows, cols]) * 4
-        s1 = np.exp(scale[1, rows, cols]) * 4
+        s0 = np.exp(scale[0, rows, cols]) * OUTPUT_STRIDE
+        s1 = np.exp(scale[1, rows, cols]) * OUTPUT_STRIDE
         o0 = off[0, rows, cols]
         o1 = off[1, rows, cols]
-        x1 = np.maximum(0, (cols + o1 + 0.5) * 4 - s1 / 2)
-        y1 = np.maximum(0, (rows + o0 + 0.5) * 4 - s0 / 2)
+        x1 = np.maximum(0, (cols + o1 + 0.5) * OUTPUT_STRIDE - s1 / 2)
+        y1 = np.maximum(0, (rows + o0 + 0.5) * OUTPUT_STRIDE - s0 / 2)
         x1 = np.minimum(x1, wn)
         y1 = np.minimum(y1, hn)
         dets[:, 0], dets[:, 1] = x1, y1
@@ -90,7 +91,7 @@ def peak_topk(hm, k):
     return scores.numpy(), (inds // w).numpy(), (inds % w).numpy()
 
 
-def decode_chenjun2hao(hm, wh, off, lm, top_k=200, threshold=0.0, nms_thresh=None, landmark_origin="cell"):
+def decode_chenjun2hao(hm, wh, off, lm, top_k, threshold=0.0, nms_thresh=None, landmark_origin="cell"):
     scores, rows, cols = peak_topk(hm, top_k)
     keep = scores > threshold if threshold > 0 else np.ones(len(scores), bool)
     scores, rows, cols = scores[keep], rows[keep], cols[keep]
@@ -99,8 +100,8 @@ def decode_chenjun2hao(hm, wh, off, lm, top_k=200, threshold=0.0, nms_thresh=Non
     if n:
         cx = cols + off[0, rows, cols]
         cy = rows + off[1, rows, cols]
-        w = np.exp(wh[0, rows, cols]) * 4
-        h = np.exp(wh[1, rows, cols]) * 4
+        w = np.exp(wh[0, rows, cols]) * WH_UNIT
+        h = np.exp(wh[1, rows, cols]) * WH_UNIT
         dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3] = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
         if landmark_origin == "cell":
             ox, oy = cols.astype(np.float32), rows.astype(np.float32)
@@ -112,14 +113,14 @@ def decode_chenjun2hao(hm, wh, off, lm, top_k=200, threshold=0.0, nms_thresh=Non
             dets[:, 5 + 2 * k] = lm[2 * k, rows, cols] + ox
             dets[:, 6 + 2 * k] = lm[2 * k + 1, rows, cols] + oy
         xy = [0, 1, 2, 3] + list(range(5, 15))
-        dets[:, xy] *= DOWN
+        dets[:, xy] *= OUTPUT_STRIDE
         dets[:, 4] = scores
     if nms_thresh is not None and n:
         dets = dets[nms_plus1(dets, nms_thresh)]
     return dets
 
 
-def decode(outputs, convention, input_hw, threshold, nms_thresh=None, top_k=200):
+def decode(outputs, convention, input_hw, threshold, nms_thresh, top_k):
     """Decodes one image's maps (dict of numpy arrays [C,h,w]) with the given convention."""
     if convention == "official":
         return decode_official(outputs["hm"], outputs["wh"], outputs["hm_offset"], outputs["landmarks"], input_hw,
