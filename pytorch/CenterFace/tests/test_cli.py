@@ -1,9 +1,10 @@
 """The entry points as a user meets them: one-line errors (exit 2) for bad input, truncated images, missing devices
-and unwritable outputs; ONNX export parity; modelarts_entry.py paths."""
+and unwritable outputs; ONNX export parity; modelarts_entry.py paths; what the test/*.sh scripts pass on."""
 import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -170,3 +171,101 @@ def test_modelarts_entry_paths_are_relative_to_the_caller(tiny, tmp_path, monkey
     rc, err = cli(modelarts_entry.main, "modelarts_entry.py", ["--data_url", "obs://b/d", "--train_url", "o"], capsys)
     assert rc == 2 and err == ["modelarts_entry.py: error: moxing is not installed: OBS paths (obs://...) need "
                                "ModelArts' moxing; outside ModelArts pass local folders as --data_url / --train_url"]
+
+
+# ------------------------------------------------------------------------------------------------- test/*.sh
+FAKE_PYTHON = """#!{python}
+# records its command line (one JSON list per line) instead of running it; eval.py "reaches" easy AP 0.9
+import json, os, sys
+if sys.argv[1:2] == ["-c"]:
+    os.execv({python!r}, [{python!r}] + sys.argv[1:])
+with open(os.environ["FAKE_RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1].endswith("eval.py"):
+    out = sys.argv[sys.argv.index("--output_path") + 1]
+    json.dump({{"aps": {{"easy": 0.9, "medium": 0.9, "hard": 0.9}}}}, open(os.path.join(out, "eval_result.json"), "w"))
+"""
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    """Runs a test/*.sh script from ``tmp_path`` with a fake interpreter; returns (rc, stderr, recorded commands)."""
+    fake = tmp_path / "fakepy"
+    fake.write_text(FAKE_PYTHON.format(python=sys.executable))
+    fake.chmod(0o755)
+    record = tmp_path / "record.jsonl"
+
+    def run(script, *args):
+        if record.exists():
+            record.unlink()
+        r = subprocess.run(["bash", os.path.join(MODEL_DIR, "test", script), *args], cwd=tmp_path, text=True,
+                           capture_output=True, env=dict(os.environ, PYTHON=str(fake), FAKE_RECORD=str(record)))
+        cmds = [json.loads(l) for l in open(record)] if record.exists() else []
+        return r.returncode, r.stderr, cmds
+    return run
+
+
+def train_flags(cmd):
+    """What train.py makes of a recorded command line: (args, explicit settings)."""
+    return train.parse_args(cmd[cmd.index(os.path.join(MODEL_DIR, "train.py")) + 1:])
+
+
+def test_scripts_honour_the_common_options(scripts, tmp_path, tiny):
+    """Issue 13 #3 / #9: every option of test/common.sh is honoured (e.g. train_smoke.sh --steps=3) or refused in
+    one line; relative paths are the caller's."""
+    os.symlink(tiny, tmp_path / "data")
+    (tmp_path / "init.pth").write_bytes(b"x")
+    rc, err, cmds = scripts("train_smoke.sh", "--data_path=data", "--output_path=out", "--steps=3", "--epochs=7",
+                            "--batch_size=2", "--checkpoint=init.pth", "--lr=0.01")
+    assert rc == 0, err
+    tr, ev, summ = cmds
+    args, given = train_flags(tr)
+    out = str(tmp_path / "out")
+    assert (args.data_path, args.output_path, args.device, args.init_checkpoint, args.overwrite) == (
+        str(tmp_path / "data"), out, "cpu", str(tmp_path / "init.pth"), True)
+    assert (given["max_steps"], given["num_epochs"], given["batch_size"], given["lr"], given["input_size"]) == (
+        3, 7, 2, 0.01, 256)
+    assert ev[ev.index("--checkpoint") + 1] == out and ev[ev.index("--output_path") + 1] == out
+    assert summ[-2:] == ["--summarize", out] and summ[0].endswith("ci/smoke.py")
+    # --resume: no --overwrite, the checkpoint as given (auto) or from the caller's directory
+    rc, err, cmds = scripts("train_full_1p.sh", "--data_path=data", "--resume=auto", "--device_id=0")
+    args, given = train_flags(cmds[0])
+    assert rc == 0 and (args.resume, args.overwrite, given["recipe"]) == ("auto", False, "reference")
+    assert args.output_path == os.path.join(MODEL_DIR, "test", "output", "train_full_1p")
+    # the data-parallel scripts: torchrun with --device_num processes
+    rc, err, cmds = scripts("train_performance_8p.sh", "--data_path=data", "--device_num=3", "--steps=4")
+    assert rc == 0, err
+    assert cmds[0][:4] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3"]
+    args, given = train_flags(cmds[0])
+    assert (given["recipe"], given["max_steps"], given["val"], args.overwrite) == ("ascend8p", 4, False, True)
+    # refused in one line
+    for script, opt, what in [("train_full_1p.sh", "--device_num=2", "trains on one device"),
+                              ("train_performance_1p.sh", "--device_id=1", "the cpu is device 0"),
+                              ("train_full_8p.sh", "--device_id=1", "uses devices 0 to --device_num - 1"),
+                              ("train_smoke.sh", "--steps=x", "--steps must be a whole number"),
+                              ("train_smoke.sh", "--checkpoint=none.pth", "no such file")]:
+        rc, err, cmds = scripts(script, "--data_path=data", opt)
+        assert rc == 2 and not cmds and len(err.strip().splitlines()) == 1 and what in err, (script, opt, err)
+    rc, err, cmds = scripts("train_smoke.sh")
+    assert rc == 2 and err.strip() == "train_smoke.sh: error: --data_path=DIR is required (see the model README for " \
+                                      "the data layout)"
+
+
+def test_train_overfit_script(scripts, tmp_path, tiny):
+    """Rounds of 20 epochs on the overfit set, each followed by its evaluation, until easy AP 0.8; a set that is
+    not an overfit set is refused."""
+    (tmp_path / "overfit").mkdir()
+    shutil.copytree(tiny, tmp_path / "overfit" / "set")
+    (tmp_path / "overfit" / "set" / "mini_widerface_meta.json").write_text('{"overfit": {"images": 8}}')
+    (tmp_path / "init.pth").write_bytes(b"x")
+    rc, err, cmds = scripts("train_overfit.sh", "--data_path=overfit/set", "--output_path=o", "--epochs=50",
+                            "--checkpoint=init.pth")
+    assert rc == 0, err
+    args, given = train_flags(cmds[0])
+    assert (given["num_epochs"], given["augment"], given["input_size"], given["batch_size"], args.overwrite,
+            args.init_checkpoint) == (20, False, 384, 8, True, str(tmp_path / "init.pth"))
+    assert cmds[1][cmds[1].index("--data_path") + 1] == str(tmp_path / "overfit" / "set")
+    shutil.copytree(tiny, tmp_path / "mini")
+    (tmp_path / "mini" / "mini_widerface_meta.json").write_text('{"splits": {}}')
+    rc, err, cmds = scripts("train_overfit.sh", "--data_path=mini")
+    assert rc == 2 and "not an overfit set" in err and not cmds
