@@ -66,6 +66,55 @@ def test_nms_plus1_threshold_is_inclusive():
     assert nms_plus1(b, 0.34).tolist() == [0, 1]
 
 
+def plain_greedy_nms(dets, thresh):
+    """The reference's NMS loop as written (Star-Clouds centerface.py): every kept box against all later ones."""
+    x1, y1, x2, y2, s = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3], dets[:, 4]
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = s.argsort()[::-1]
+    suppressed = np.zeros(len(dets), bool)
+    keep = []
+    with np.errstate(all="ignore"):
+        for k, i in enumerate(order):
+            if suppressed[i]:
+                continue
+            keep.append(i)
+            j = order[k + 1:]
+            j = j[~suppressed[j]]
+            xx1, yy1 = np.maximum(x1[i], x1[j]), np.maximum(y1[i], y1[j])
+            xx2, yy2 = np.minimum(x2[i], x2[j]), np.minimum(y2[i], y2[j])
+            inter = np.maximum(0, xx2 - xx1 + 1) * np.maximum(0, yy2 - yy1 + 1)
+            suppressed[j[inter / (areas[i] + areas[j] - inter) >= thresh]] = True
+    return np.array(keep, np.int64)
+
+
+def test_nms_is_the_plain_greedy_nms_on_large_random_cases():
+    """nms_plus1 (grid-accelerated, for the ~10^5 boxes of an untrained network) keeps exactly the boxes of the plain
+    greedy loop: 10^5 boxes in 300 clusters, then random sets with tied scores, boxes larger than the grid, boxes
+    with inf / NaN coordinates, negative sizes, and thresholds 0 and below (every later box suppressed)."""
+    rng = np.random.RandomState(0)
+    n = 100000
+    centres = (rng.rand(300, 2) * 1000)[rng.randint(0, 300, n)] + rng.randn(n, 2) * 6
+    wh = rng.uniform(8, 60, (n, 2))
+    dets = np.concatenate([centres - wh / 2, centres + wh / 2, rng.rand(n, 1)], 1).astype(np.float32)
+    keep = nms_plus1(dets, 0.3)
+    assert 1000 < len(keep) < n and np.array_equal(keep, plain_greedy_nms(dets, 0.3))
+    for trial in range(12):
+        n = rng.randint(1, 1500)
+        xy = rng.rand(n, 2) * (50, 300, 2000)[trial % 3]
+        dets = np.concatenate([xy, xy + rng.rand(n, 2) * (5, 40, 400)[trial % 4 % 3], rng.rand(n, 1)], 1)
+        dets = dets.astype(np.float32)
+        if trial % 2:
+            dets[:, 4] = np.round(dets[:, 4], 1)  # ties: the order of argsort()[::-1]
+        if trial % 3 == 0:
+            dets[rng.rand(n) < 0.05, 2] = np.inf
+            dets[rng.rand(n) < 0.05, 0] = np.nan
+        if trial % 4 == 0:
+            dets[rng.rand(n) < 0.1, 2] -= 500
+            dets[:3, :4] = [[0, 0, 5000, 5000], [-10, -10, 3000, 10], [5, 5, 6, 6]]
+        for thresh in (0.3, 0.5, 0.01, 1.0, 0.0, -1.0):
+            assert np.array_equal(nms_plus1(dets, thresh), plain_greedy_nms(dets, thresh)), (trial, thresh)
+
+
 def test_letterbox_round_trip():
     img = np.zeros((300, 500, 3), np.uint8)
     x, meta = preprocess(img, "bgr_norm", "letterbox", 800)
