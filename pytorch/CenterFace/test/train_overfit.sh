@@ -21,17 +21,23 @@ reached() {  # the easy AP of OUTPUT_PATH/eval_result.json is at least TARGET
   "$PYTHON" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["aps"]["easy"] < float(sys.argv[2]))' \
     "$OUTPUT_PATH/eval_result.json" "$TARGET"
 }
-for ((epoch = ROUND; ; epoch += ROUND)); do
+last_logged() {  # KEY of the last line of OUTPUT_PATH/train_log.jsonl (0 without one)
+  [[ -s "$OUTPUT_PATH/train_log.jsonl" ]] || { echo 0; return; }
+  tail -n 1 "$OUTPUT_PATH/train_log.jsonl" |
+    "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+first=$ROUND
+if [[ -n "$RESUME" ]]; then first=$(( ($(last_logged epoch) / ROUND + 1) * ROUND )); fi  # the round after it
+for ((epoch = first; ; epoch += ROUND)); do
   ((epoch < LAST_EPOCH)) || epoch=$LAST_EPOCH
-  if ((epoch <= ROUND)); then start=(${NEW_RUN[@]+"${NEW_RUN[@]}"} ${START_ARGS[@]+"${START_ARGS[@]}"})
+  if ((epoch == first)); then start=(${NEW_RUN[@]+"${NEW_RUN[@]}"} ${START_ARGS[@]+"${START_ARGS[@]}"})
   else start=(--resume auto); fi
   run_logged "$PYTHON" "$MODEL_DIR/train.py" --input_size 384 --batch_size 8 --lr 2e-3 --lr_step 1000 --no_augment \
     --no_val --num_workers 0 --keep_checkpoints 1 "${RUN_ARGS[@]}" ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} \
     --num_epochs "$epoch" "${start[@]}"
   evaluate
   if reached; then echo "train_overfit: easy AP >= $TARGET after epoch $epoch"; exit 0; fi
-  last_step=$(tail -n 1 "$OUTPUT_PATH/train_log.jsonl" |
-              "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["step"])')
+  last_step=$(last_logged step)
   if ((epoch >= LAST_EPOCH)) || [[ -n "$STEPS" && "$last_step" -ge "$STEPS" ]]; then break; fi
 done
 echo "train_overfit: easy AP below $TARGET at the limit (epoch $epoch, step $last_step)" >&2

@@ -265,6 +265,11 @@ def test_train_overfit_script(scripts, tmp_path, tiny):
     assert (given["num_epochs"], given["augment"], given["input_size"], given["batch_size"], args.overwrite,
             args.init_checkpoint) == (20, False, 384, 8, True, str(tmp_path / "init.pth"))
     assert cmds[1][cmds[1].index("--data_path") + 1] == str(tmp_path / "overfit" / "set")
+    # resumed: the round after the last logged epoch
+    (tmp_path / "o" / "train_log.jsonl").write_text(json.dumps({"step": 45, "epoch": 45}) + "\n")
+    rc, err, cmds = scripts("train_overfit.sh", "--data_path=overfit/set", "--output_path=o", "--resume=auto")
+    args, given = train_flags(cmds[0])
+    assert rc == 0 and (given["num_epochs"], args.resume, args.overwrite) == (60, "auto", False)
     shutil.copytree(tiny, tmp_path / "mini")
     (tmp_path / "mini" / "mini_widerface_meta.json").write_text('{"splits": {}}')
     rc, err, cmds = scripts("train_overfit.sh", "--data_path=mini")
