@@ -209,13 +209,7 @@ def main(argv=None):
     model, optimizer = amp.wrap(model, optimizer)
     state = TrainState()
     if ck is not None:
-        ckpt_io.load_weights(model, ck)
-        try:
-            optimizer.load_state_dict(ck["optimizer"])
-        except (ValueError, KeyError) as e:
-            raise CheckpointError(f"{ck['path']}: optimizer state does not fit this run ({e})") from None
-        amp.load_state_dict(ck.get("scaler"))
-        ckpt_io.set_rng_state(ck.get("rng"))
+        ckpt_io.restore(ck, model, optimizer, amp)
         state = TrainState.from_checkpoint(ck)
         log.write(f"resumed from {ck['path']} at step {state.step}: after epoch {state.epoch}" +
                   (f" + {state.epoch_batches_done} batches of epoch {state.epoch + 1}"

@@ -97,6 +97,17 @@ def load_weights(model, ckpt):
                               f"{str(e).splitlines()[0]}") from None
 
 
+def restore(ckpt, model, optimizer, amp):
+    """A resumed run's weights, optimizer, AMP scaler and RNG states from the training checkpoint ``ckpt``."""
+    load_weights(model, ckpt)
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (ValueError, KeyError) as e:
+        raise CheckpointError(f"{ckpt['path']}: optimizer state does not fit this run ({e})") from None
+    amp.load_state_dict(ckpt.get("scaler"))
+    set_rng_state(ckpt.get("rng"))
+
+
 def load_model(path, device="cpu"):
     """(model in eval mode, Config) from a checkpoint written by train.py or tools/convert_official.py."""
     from .model import CenterFace
