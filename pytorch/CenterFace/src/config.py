@@ -42,6 +42,7 @@ RECIPES = {
 }
 
 LIMITS = ("max_steps", "num_epochs")
+NEGATED_FLAGS = ("val", "color_aug", "augment")  # train.py sets these with --no_<name>
 
 OUTPUT_STRIDE = 4  # the four output maps are at 1/4 of the input (the neck up-samples to stride 4)
 
@@ -204,7 +205,8 @@ def resolve(given, saved=None, allow_changes=False, source="the checkpoint"):
     if refused and not allow_changes:
         k, old, new = refused[0]
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        raise ConfigError(f"--{k} {fmt(new)} differs from {source}'s {k} {fmt(old)}{more}: a resumed run keeps its "
+        given_as = f"--no_{k} ({k} {new})" if k in NEGATED_FLAGS else f"--{k} {fmt(new)}"
+        raise ConfigError(f"{given_as} differs from {source}'s {k} {fmt(old)}{more}: a resumed run keeps its "
                           f"settings; drop the flag, or pass --allow_changes to change it")
     return wanted, changes
 

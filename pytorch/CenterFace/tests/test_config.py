@@ -44,5 +44,7 @@ def test_resolve_fresh_and_resumed():
     assert changes == [("max_steps", 10, 20), ("num_epochs", 160, 3)]
     with pytest.raises(ConfigError, match=r"--lr_step 6,9 differs from the checkpoint's lr_step 5,9: a resumed run"):
         resolve({"lr_step": "6,9"}, saved)
+    with pytest.raises(ConfigError, match=r"--no_augment \(augment False\) differs from x's augment True"):
+        resolve({"augment": False}, saved, source="x")
     cfg, changes = resolve({"lr_step": "6,9", "amp": True}, saved, allow_changes=True)
     assert (cfg.lr_step, cfg.amp, changes) == ([6, 9], True, [("lr_step", [5, 9], [6, 9]), ("amp", False, True)])
