@@ -4,16 +4,23 @@ import os
 import torch
 import torch.distributed as dist
 
-
-class SetupError(Exception):
-    pass
+from .errors import DeviceError
 
 
 def import_npu():
     try:
         import torch_npu  # noqa: F401
     except ImportError:
-        raise SetupError("--device npu needs torch_npu (Ascend); it is not installed") from None
+        raise DeviceError(f"--device npu: torch_npu (Ascend) is not installed (found: {found_devices()})") \
+            from None
+
+
+def found_devices():
+    """What this machine offers, for messages."""
+    if not torch.version.cuda:
+        return "cpu only (this PyTorch has no CUDA support)"
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return f"cpu and {n} CUDA device(s)" if n else "cpu only (no CUDA device visible)"
 
 
 def init_device(kind):
@@ -24,16 +31,20 @@ def init_device(kind):
     if kind == "cpu":
         dev, backend = torch.device("cpu"), "gloo"
     elif kind == "gpu":
-        if not torch.cuda.is_available():
-            raise SetupError("--device gpu requested but CUDA is not available")
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if local >= n:
+            raise DeviceError(f"--device gpu: no CUDA device {local} (found: {found_devices()})")
         torch.cuda.set_device(local)
         dev, backend = torch.device("cuda", local), "nccl"
     elif kind == "npu":
         import_npu()
+        n = torch.npu.device_count()
+        if local >= n:
+            raise DeviceError(f"--device npu: no NPU {local}; found {n} NPU(s)")
         torch.npu.set_device(local)
         dev, backend = torch.device("npu", local), "hccl"
     else:
-        raise SetupError(f"unknown device {kind!r} (cpu | gpu | npu)")
+        raise DeviceError(f"--device {kind}: unknown device (cpu, gpu or npu)")
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return dev, {"world": world, "rank": rank, "local_rank": local, "distributed": world > 1, "device": dev}
@@ -68,11 +79,11 @@ class Amp:
         self.dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
         if enabled and use_apex:
             if device.type != "npu":
-                raise SetupError("--apex is only supported with --device npu (an NPU build of apex)")
+                raise DeviceError(f"--apex: apex O1 runs on --device npu only (this run: {device.type})")
             try:
                 from apex import amp as apex_amp
             except ImportError:
-                raise SetupError("--apex requested but apex (NPU build) is not importable") from None
+                raise DeviceError("--apex: no NPU build of apex is importable") from None
             self.apex = apex_amp
             self.loss_scale = loss_scale if loss_scale is not None else 19.0
         elif enabled and device.type in ("cuda", "npu"):

@@ -1,20 +1,22 @@
-"""Converts the official BN-merged ``centerface.onnx`` into a state dict of the ``official`` configuration.
+"""The released official ONNX (``centerface.onnx`` = Star-Clouds ``centerface_bnmerged.onnx``): its weights read into
+the ``official`` configuration of our model (``convert_official_onnx``, used by tools/convert_official.py), and the
+graph itself run by onnxruntime (``ort_session``, the inference reference of the parity tests and the benchmark).
 
 The ONNX graph lists its Conv / ConvTranspose / BatchNormalization nodes in execution order; our modules are
 enumerated in the same order (``official_layer_order``) and filled one by one, with a shape check on every tensor.
 Folded convolutions (weight + bias) become conv weight + an identity BatchNorm holding the bias
 (gamma 1, mean 0, var 1 - eps), so the converted model keeps its BatchNorms and can be fine-tuned.
 """
+import os
+
 import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
 
+from .errors import CheckpointError
+from .inference import onnx_session
 from .model import CenterFace, DeconvBNReLU, InvertedResidual
-
-
-class ConversionError(Exception):
-    pass
 
 
 def official_layer_order(model):
@@ -43,29 +45,32 @@ def official_layer_order(model):
 def _copy(dst, arr, what):
     t = torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
     if tuple(dst.shape) != tuple(t.shape):
-        raise ConversionError(f"{what}: ONNX tensor shape {tuple(t.shape)} != model tensor shape {tuple(dst.shape)}")
+        raise CheckpointError(f"{what}: ONNX tensor shape {tuple(t.shape)} != model tensor shape {tuple(dst.shape)}")
     with torch.no_grad():
         dst.copy_(t)
 
 
 def convert_official_onnx(onnx_path):
     """Returns (model, state_dict) of the ``official`` configuration loaded from ``onnx_path``."""
+    if not os.path.isfile(onnx_path):
+        raise CheckpointError(f"{onnx_path}: file not found")
     try:
         m = onnx.load(onnx_path)
-    except Exception as e:  # noqa: BLE001
-        raise ConversionError(f"{onnx_path}: not a readable ONNX model ({e.__class__.__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - any parse failure: not an ONNX model
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{onnx_path}: not a readable ONNX model ({e.__class__.__name__}: {first})") from None
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     nodes = [n for n in m.graph.node if n.op_type in ("Conv", "ConvTranspose", "BatchNormalization")]
     model = CenterFace("official")
     order = official_layer_order(model)
     if len(nodes) != len(order):
-        raise ConversionError(f"{onnx_path}: {len(nodes)} Conv/ConvTranspose/BatchNormalization nodes, expected "
+        raise CheckpointError(f"{onnx_path}: {len(nodes)} Conv/ConvTranspose/BatchNormalization nodes, expected "
                               f"{len(order)} for the official CenterFace graph")
     expect = {"conv": "Conv", "deconv": "ConvTranspose", "bn": "BatchNormalization"}
     for idx, (node, (kind, conv, bn)) in enumerate(zip(nodes, order)):
         what = f"{onnx_path}: node {node.name or idx} ({node.op_type})"
         if node.op_type != expect[kind]:
-            raise ConversionError(f"{what}: expected {expect[kind]} at this position")
+            raise CheckpointError(f"{what}: expected {expect[kind]} at this position")
         ins = [inits[i] for i in node.input[1:] if i in inits]
         if kind == "conv":
             _copy(conv.weight, ins[0], what + " weight")
@@ -83,47 +88,35 @@ def convert_official_onnx(onnx_path):
         else:
             eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
             if abs(eps - bn.eps) > 1e-9:
-                raise ConversionError(f"{what}: epsilon {eps} != model BN eps {bn.eps}")
+                raise CheckpointError(f"{what}: epsilon {eps} != model BN eps {bn.eps}")
             for dst, arr in zip((bn.weight, bn.bias, bn.running_mean, bn.running_var), ins):
                 _copy(dst, arr, what)
     model.eval()
     return model, model.state_dict()
 
 
-def make_dynamic_onnx(onnx_path, drop_initializer_inputs=True):
-    """Loads the released ONNX (stored with fixed input [10,3,32,32]) and rewrites its dims to [B,3,H,W];
-    optionally removes the initializers from the graph inputs (onnxruntime then treats them as constants).
-    Returns the serialized model bytes."""
+def make_dynamic_onnx(onnx_path):
+    """Loads the released ONNX (stored with fixed input [10,3,32,32]), rewrites its dims to [B,3,H,W] and removes
+    the initializers from the graph inputs (onnxruntime then treats them as constants, the fair baseline of
+    weights/README.md). Returns the serialized model bytes."""
     m = onnx.load(onnx_path)
     init_names = {t.name for t in m.graph.initializer}
-    if drop_initializer_inputs:
-        keep = [i for i in m.graph.input if i.name not in init_names]
-        del m.graph.input[:]
-        m.graph.input.extend(keep)
-    for i in m.graph.input:
-        if i.name in init_names:
-            continue
-        dims = i.type.tensor_type.shape.dim
-        for d, name in zip(dims, ["B", None, "H", "W"]):
-            if name:
-                d.ClearField("dim_value")
-                d.dim_param = name
-    for o in m.graph.output:
-        dims = o.type.tensor_type.shape.dim
-        for d, name in zip(dims, ["B", None, "h", "w"]):
-            if name:
-                d.ClearField("dim_value")
-                d.dim_param = name
+    keep = [i for i in m.graph.input if i.name not in init_names]
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    for values, names in ((m.graph.input, ["B", None, "H", "W"]), (m.graph.output, ["B", None, "h", "w"])):
+        for v in values:
+            for d, name in zip(v.type.tensor_type.shape.dim, names):
+                if name:
+                    d.ClearField("dim_value")
+                    d.dim_param = name
     return m.SerializeToString()
 
 
-def ort_session(onnx_path, drop_initializer_inputs=True, threads=None, optimize=False):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
-    if not optimize:
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(make_dynamic_onnx(onnx_path, drop_initializer_inputs), so,
-                                providers=["CPUExecutionProvider"])
+INPUT_NAME = "input.1"    # the released graph's input
+
+
+def ort_session(onnx_path, threads=None, optimize=False):
+    """An onnxruntime CPU session of the released graph (dynamic B/H/W; input ``INPUT_NAME``); ``optimize``: full
+    graph optimisation (the benchmark), else none (the parity tests compare the graph as it is)."""
+    return onnx_session(make_dynamic_onnx(onnx_path), threads, optimize)

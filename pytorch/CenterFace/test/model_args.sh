@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sourced by CenterFace's test/*.sh after common.sh (run alone, it sources common.sh itself and so takes the common
+# options too): the options of common.sh as train.py / eval.py flags.
+#   TRAIN_ARGS   RUN_ARGS: --data_path, --output_path, --device, and --steps / --epochs / --batch_size as train.py's
+#                --max_steps / --num_epochs / --batch_size; START_ARGS: --checkpoint / --resume as --init_checkpoint /
+#                --resume; then every other --KEY=VALUE unchanged (last: it overrides a script's own defaults)
+#   NEW_RUN      --overwrite unless --resume is given: the short runs (smoke, performance, overfit) start afresh
+#   one_device   for the 1p scripts: --device_id selects the device, --device_num other than 1 is refused
+#   launcher     for the 8p scripts: torchrun, --device_num processes, on a free port (--device_id is refused)
+#   evaluate     eval.py on the latest checkpoint of --output_path: OUTPUT_PATH/eval_result.json, predictions/
+
+[[ -n "${MODEL_DIR:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+given() { local a; for a in "${SCRIPT_ARGS[@]}"; do [[ "$a" == "--$1="* ]] && return 0; done; return 1; }
+SCRIPT_ARGS=("$@")
+
+RUN_ARGS=(--data_path "$DATA_PATH" --output_path "$OUTPUT_PATH" --device "$DEVICE")
+[[ -z "$STEPS" ]] || RUN_ARGS+=(--max_steps "$STEPS")
+[[ -z "$EPOCHS" ]] || RUN_ARGS+=(--num_epochs "$EPOCHS")
+[[ -z "$BATCH_SIZE" ]] || RUN_ARGS+=(--batch_size "$BATCH_SIZE")
+START_ARGS=()
+[[ -z "$CHECKPOINT" ]] || START_ARGS+=(--init_checkpoint "$CHECKPOINT")
+[[ -z "$RESUME" ]] || START_ARGS+=(--resume "$RESUME")
+TRAIN_ARGS=("${RUN_ARGS[@]}" ${START_ARGS[@]+"${START_ARGS[@]}"} ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"})
+NEW_RUN=(); [[ -n "$RESUME" ]] || NEW_RUN=(--overwrite)
+
+one_device() {
+  if given device_num && [[ "$DEVICE_NUM" != 1 ]]; then
+    die "--device_num=$DEVICE_NUM: $SCRIPT_NAME.sh trains on one device; use the _8p script for $DEVICE_NUM"
+  fi
+  case "$DEVICE" in
+    cpu) [[ "$DEVICE_ID" == 0 ]] || die "--device_id=$DEVICE_ID: the cpu is device 0" ;;
+    gpu) export CUDA_VISIBLE_DEVICES="$DEVICE_ID" ;;
+    npu) export ASCEND_RT_VISIBLE_DEVICES="$DEVICE_ID" ;;
+  esac
+}
+
+launcher() {
+  if given device_id; then
+    die "--device_id: $SCRIPT_NAME.sh uses devices 0 to --device_num - 1" \
+        "(choose them with CUDA_VISIBLE_DEVICES or ASCEND_RT_VISIBLE_DEVICES)"
+  fi
+  # --standalone: a single-node rendezvous on a port the OS picks (free, no race with other jobs)
+  LAUNCH=("$PYTHON" -m torch.distributed.run --standalone --nproc_per_node="$DEVICE_NUM")
+}
+
+evaluate() {
+  run_logged "$PYTHON" "$MODEL_DIR/eval.py" --checkpoint "$OUTPUT_PATH" --data_path "$DATA_PATH" \
+    --device "$DEVICE" --output_path "$OUTPUT_PATH" "$@"
+}
