@@ -12,6 +12,7 @@ Every malformed input raises :class:`WiderFormatError` whose message starts with
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
@@ -71,13 +72,36 @@ def format_prediction(image_relpath, dets):
     return "\n".join(lines) + "\n"
 
 
-def write_text_atomic(path, text):
-    """Write ``text`` to ``path`` through a temp file and a rename: readers never see half a file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _file_mode():
+    """The mode ``open()`` would give a new file (0o666 less the umask); mkstemp's temp files are 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
+def write_text_atomic(path, text, fsync=True):
+    """Write ``text`` to ``path`` through a uniquely named temp file beside it and a rename: readers never see half a
+    file, concurrent writers never share a temp file, and an error leaves ``path`` as it was. ``fsync`` (default)
+    makes the content durable before the rename; prediction files skip it, since their folder is replaced as a
+    whole (``PredictionFolder``) and thousands of fsyncs would dominate an evaluation."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return path
 
 
@@ -88,7 +112,8 @@ def write_prediction(pred_dir, image_relpath, dets):
     original-image pixels. Lines are written in descending score order (stable), as the official MATLAB
     evaluator sorts them and the widely used Python evaluator assumes it. The file is written atomically.
     """
-    return write_text_atomic(prediction_path(pred_dir, image_relpath), format_prediction(image_relpath, dets))
+    return write_text_atomic(prediction_path(pred_dir, image_relpath), format_prediction(image_relpath, dets),
+                             fsync=False)
 
 
 class PredictionFolder:

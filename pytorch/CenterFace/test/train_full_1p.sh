@@ -5,7 +5,7 @@
 #       [--steps=N] [--epochs=N] [--batch_size=N] [--checkpoint=CKPT] [--resume=auto|CKPT] [--KEY=VALUE ...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/model_args.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
 one_device
 run_logged "$PYTHON" "$MODEL_DIR/train.py" --recipe reference "${TRAIN_ARGS[@]}"
 evaluate

@@ -6,7 +6,7 @@
 #       [--steps=N] [--epochs=N] [--batch_size=N] [--checkpoint=CKPT] [--resume=auto|CKPT] [--KEY=VALUE ...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/model_args.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
 launcher
 run_logged "${LAUNCH[@]}" "$MODEL_DIR/train.py" --recipe ascend8p "${TRAIN_ARGS[@]}"
 evaluate

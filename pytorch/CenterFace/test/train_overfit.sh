@@ -8,7 +8,7 @@
 #       [--epochs=N (default 400)] [--steps=N] [--batch_size=N] [--checkpoint=CKPT] [--resume=auto|CKPT] ...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/model_args.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
 one_device
 TARGET=0.8 ROUND=20 LAST_EPOCH="${EPOCHS:-400}"
 if [[ ! -e "$DATA_PATH/train/label.txt" ]]; then

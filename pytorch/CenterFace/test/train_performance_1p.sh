@@ -4,7 +4,7 @@
 #   bash test/train_performance_1p.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_id=N] [--steps=N] ...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/model_args.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
 one_device
 run_logged "$PYTHON" "$MODEL_DIR/train.py" --recipe reference --max_steps 100 --no_val "${NEW_RUN[@]}" \
   "${TRAIN_ARGS[@]}"

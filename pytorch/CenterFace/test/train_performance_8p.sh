@@ -4,7 +4,7 @@
 #   bash test/train_performance_8p.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_num=N] [--steps=N] ...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/model_args.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
 launcher
 run_logged "${LAUNCH[@]}" "$MODEL_DIR/train.py" --recipe ascend8p --max_steps 100 --no_val "${NEW_RUN[@]}" \
   "${TRAIN_ARGS[@]}"

@@ -4,7 +4,7 @@
 #   bash test/train_smoke.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_id=N] [--output_path=DIR] ...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/model_args.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
 one_device
 # on a shared, busy CPU one OpenMP thread per process is faster than two (see README, Benchmarks)
 if [[ "$DEVICE" == cpu ]]; then export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"; fi

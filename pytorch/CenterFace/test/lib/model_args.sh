@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Sourced by CenterFace's test/*.sh after common.sh (run alone, it sources common.sh itself and so takes the common
-# options too): the options of common.sh as train.py / eval.py flags.
+# Sourced by CenterFace's test/*.sh after common.sh: the options of common.sh as train.py / eval.py flags.
 #   TRAIN_ARGS   RUN_ARGS: --data_path, --output_path, --device, and --steps / --epochs / --batch_size as train.py's
 #                --max_steps / --num_epochs / --batch_size; START_ARGS: --checkpoint / --resume as --init_checkpoint /
 #                --resume; then every other --KEY=VALUE unchanged (last: it overrides a script's own defaults)
@@ -9,10 +8,7 @@
 #   launcher     for the 8p scripts: torchrun, --device_num processes, on a free port (--device_id is refused)
 #   evaluate     eval.py on the latest checkpoint of --output_path: OUTPUT_PATH/eval_result.json, predictions/
 
-[[ -n "${MODEL_DIR:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-
-given() { local a; for a in "${SCRIPT_ARGS[@]}"; do [[ "$a" == "--$1="* ]] && return 0; done; return 1; }
-SCRIPT_ARGS=("$@")
+[[ -n "${MODEL_DIR:-}" ]] || { echo "model_args.sh: source it from a test/*.sh after common.sh" >&2; exit 2; }
 
 RUN_ARGS=(--data_path "$DATA_PATH" --output_path "$OUTPUT_PATH" --device "$DEVICE")
 [[ -z "$STEPS" ]] || RUN_ARGS+=(--max_steps "$STEPS")
