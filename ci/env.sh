@@ -7,6 +7,8 @@ bash ci/setup_env.sh || { echo "[$TOOL] environment setup failed" >&2; exit 1; }
 PY="${ZOO_VENV:-$ROOT/.venv}/bin/python"
 export ONEDNN_MAX_CPU_ISA="${ONEDNN_MAX_CPU_ISA:-AVX2}"   # MindSpore's oneDNN is ~100x slower here without it
 export MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 GLOG_v=3
+# this checkout's evaluator, whichever checkout the venv's editable install points at (several worktrees, one venv)
+export PYTHONPATH="$ROOT/common/widerface_eval${PYTHONPATH:+:$PYTHONPATH}"
 
 ensure_mini_data() {
   if [[ ! -f "$1/mini_widerface_meta.json" ]]; then
