@@ -67,6 +67,13 @@ def all_reduce_sum(t, info):
     return x.cpu().to(t.dtype)
 
 
+def broadcast_buffers(module, info):
+    """Rank 0's buffers (BatchNorm running statistics) into every process's ``module``."""
+    if info["distributed"]:
+        for b in module.buffers():
+            dist.broadcast(b, src=0)
+
+
 class Amp:
     """Mixed precision: ``torch.amp`` autocast (bf16 on CPU, fp16 + GradScaler on GPU/NPU), or apex O1 with a static
     loss scale on NPU when an NPU build of apex is importable."""
