@@ -243,7 +243,12 @@ def test_scripts_honour_the_common_options(scripts, tmp_path, tiny):
                               ("train_performance_1p.sh", "--device_id=1", "the cpu is device 0"),
                               ("train_full_8p.sh", "--device_id=1", "uses devices 0 to --device_num - 1"),
                               ("train_smoke.sh", "--steps=x", "--steps must be a whole number"),
-                              ("train_smoke.sh", "--checkpoint=none.pth", "no such file")]:
+                              ("train_smoke.sh", "--checkpoint=none.pth", "no such file"),
+                              # issue 13 #2 through torchrun: one line before the workers start, not one per worker
+                              ("train_full_8p.sh", "--device=gpu", "train_full_8p.sh: error: --device gpu: 8 "
+                               "processes need 8 CUDA devices (found: cpu only"),
+                              ("train_performance_8p.sh", "--device=npu",
+                               "--device npu: torch_npu (Ascend) is not installed")]:
         rc, err, cmds = scripts(script, "--data_path=data", opt)
         assert rc == 2 and not cmds and len(err.strip().splitlines()) == 1 and what in err, (script, opt, err)
     rc, err, cmds = scripts("train_smoke.sh")

@@ -5,7 +5,8 @@
 #                --resume; then every other --KEY=VALUE unchanged (last: it overrides a script's own defaults)
 #   NEW_RUN      --overwrite unless --resume is given: the short runs (smoke, performance, overfit) start afresh
 #   one_device   for the 1p scripts: --device_id selects the device, --device_num other than 1 is refused
-#   launcher     for the 8p scripts: torchrun, --device_num processes, on a free port (--device_id is refused)
+#   launcher     for the 8p scripts: torchrun, --device_num processes, on a free port (--device_id is refused;
+#                --device_num gpus / npus that are not there: one line, exit 2)
 #   evaluate     eval.py on the latest checkpoint of --output_path: OUTPUT_PATH/eval_result.json, predictions/
 
 [[ -n "${MODEL_DIR:-}" ]] || { echo "model_args.sh: source it from a test/*.sh after common.sh" >&2; exit 2; }
@@ -35,6 +36,13 @@ launcher() {
   if given device_id; then
     die "--device_id: $SCRIPT_NAME.sh uses devices 0 to --device_num - 1" \
         "(choose them with CUDA_VISIBLE_DEVICES or ASCEND_RT_VISIBLE_DEVICES)"
+  fi
+  if [[ "$DEVICE" != cpu ]]; then  # devices that are not there: one line, before torchrun starts the workers
+    "$PYTHON" -c 'import sys
+from src.device import require_devices
+from src.errors import run_cli
+sys.exit(run_cli(lambda a: require_devices(a[0], int(a[1])), sys.argv[3], sys.argv[1:3]))' \
+      "$DEVICE" "$DEVICE_NUM" "$SCRIPT_NAME.sh" || exit
   fi
   # --standalone: a single-node rendezvous on a port the OS picks (free, no race with other jobs)
   LAUNCH=("$PYTHON" -m torch.distributed.run --standalone --nproc_per_node="$DEVICE_NUM")
