@@ -218,6 +218,20 @@ def test_converter_errors(tmp_path):
                 str(tmp_path / "o.json"))
 
 
+def test_malformed_coco_json_is_one_line(tmp_path):
+    """A user's annotations/*_wider_face.json with a bad entry: the file and the entry named, not a KeyError."""
+    cfg = Config.preset()
+    for coco, what in [({"images": [{"file_name": "a.jpg"}], "annotations": []}, "image #0 is malformed (no 'id')"),
+                       ({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1}]},
+                        "annotation #0 is malformed (no 'bbox')"),
+                       ({"images": [[1, "a.jpg"]], "annotations": []}, "image #0 is malformed (list indices")]:
+        js = tmp_path / "a.json"
+        js.write_text(json.dumps(coco))
+        with pytest.raises(DataError) as e:
+            WiderFaceCOCO(str(js), str(tmp_path), cfg, train=False)
+        assert str(e.value).startswith(f"{js}: {what}"), str(e.value)
+
+
 def test_more_than_32_faces_sampled_without_replacement(tmp_path):
     img = np.full((400, 400, 3), 80, np.uint8)
     os.makedirs(tmp_path / "img" / "0--Parade")
