@@ -113,6 +113,13 @@ def test_nms_is_the_plain_greedy_nms_on_large_random_cases():
             dets[:3, :4] = [[0, 0, 5000, 5000], [-10, -10, 3000, 10], [5, 5, 6, 6]]
         for thresh in (0.3, 0.5, 0.01, 1.0, 0.0, -1.0):
             assert np.array_equal(nms_plus1(dets, thresh), plain_greedy_nms(dets, thresh)), (trial, thresh)
+    # coordinates of 10^19 grid cells (1-px cells: zero-size boxes) that still have finite float32 areas: the second
+    # big box is suppressed by the first (the cell ids once overflowed int64 and the pair was never compared)
+    xy = rng.rand(50, 2) * 300
+    dets = np.concatenate([np.concatenate([xy, xy, rng.rand(50, 1) * 0.5], 1),
+                           [[0, 0, 1.3e19, 1.2e19, 0.9], [1e17, 0, 1.3e19, 1.2e19, 0.8]]]).astype(np.float32)
+    keep = nms_plus1(dets, 0.3)
+    assert 50 in keep and 51 not in keep and np.array_equal(keep, plain_greedy_nms(dets, 0.3))
 
 
 def test_letterbox_round_trip():
