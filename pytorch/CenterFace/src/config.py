@@ -178,10 +178,13 @@ class Config:
         return {"hm": self.hm_weight, "wh": self.wh_weight, "off": self.off_weight, "lm": self.lm_weight}
 
 
-def expand(given):
+def expand(given, saved=None):
     """The settings a set of explicit flags stands for: a ``recipe`` brings its schedule, unless a flag of its own
-    says otherwise."""
-    out = dict(RECIPES.get(given["recipe"], {})) if "recipe" in given else {}
+    says otherwise. Resuming (``saved``, the checkpoint's config), the recipe the run already has brings nothing: its
+    schedule is the run's own, which may differ from the recipe's (a run started with ``--recipe reference
+    --batch_size 4``, as the test scripts start it, resumes with batch 4)."""
+    changes_recipe = "recipe" in given and (saved is None or given["recipe"] != saved.recipe)
+    out = dict(RECIPES.get(given["recipe"], {})) if changes_recipe else {}
     out.update(given)
     return out
 
@@ -195,9 +198,9 @@ def resolve(given, saved=None, allow_changes=False, source="the checkpoint"):
     Returns ``(config, changes)`` with ``changes`` a list of ``(name, old, new)``."""
     if saved is None:
         return Config.from_dict(given), []
-    wanted = Config.from_dict(expand(given), base=saved)          # validates, normalises (e.g. lr_step "30,80")
-    changes = [(k, getattr(saved, k), getattr(wanted, k)) for k in expand(given)
-               if getattr(saved, k) != getattr(wanted, k)]
+    given = expand(given, saved)
+    wanted = Config.from_dict(given, base=saved)                  # validates, normalises (e.g. lr_step "30,80")
+    changes = [(k, getattr(saved, k), getattr(wanted, k)) for k in given if getattr(saved, k) != getattr(wanted, k)]
     if "variant" in [k for k, _, _ in changes]:
         raise ConfigError(f"--variant {wanted.variant}: {source} is of the {saved.variant} variant; pass "
                           f"--variant {saved.variant} or another --output_path")

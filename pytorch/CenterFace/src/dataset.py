@@ -14,6 +14,12 @@ from .targets import build_targets
 from .transforms import get_affine_transform, normalize_bgr
 
 
+def malformed(json_path, what, e):
+    """The one-line error of a malformed entry of a COCO json (a missing key, a wrong type or value)."""
+    why = f"no {e.args[0]!r}" if isinstance(e, KeyError) else str(e)
+    return DataError(f"{json_path}: {what} is malformed ({why})")
+
+
 def load_coco(json_path):
     if not os.path.isfile(json_path):
         raise DataError(f"{json_path}: annotation file not found")
@@ -56,13 +62,17 @@ class WiderFaceCOCO(data.Dataset):
                 kps = np.array(a.get("keypoints", [0] * 15), np.float32).reshape(5, 3)
                 anns.setdefault(a["image_id"], []).append((np.array([x, y, x + w, y + h], np.float32), kps))
             except (KeyError, ValueError, TypeError) as e:
-                raise DataError(f"{json_path}: annotation #{i} is malformed ({e})") from None
+                raise malformed(json_path, f"annotation #{i}", e) from None
         self.images = []
-        for im in coco["images"]:
-            faces = anns.get(im["id"], [])
+        for i, im in enumerate(coco["images"]):
+            try:
+                image_id, file_name = im["id"], str(im["file_name"])
+            except (KeyError, TypeError) as e:
+                raise malformed(json_path, f"image #{i}", e) from None
+            faces = anns.get(image_id, [])
             if train and not faces:  # the reference trains only on images with >= 1 face
                 continue
-            self.images.append((im["file_name"], faces))
+            self.images.append((file_name, faces))
         if not self.images:
             raise DataError(f"{json_path}: no usable images")
 

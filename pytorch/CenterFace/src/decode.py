@@ -23,6 +23,7 @@ from .targets import WH_UNIT
 
 
 GRID_SPAN = 8  # a box that spans more grid cells than this per axis is compared with every box instead
+CELL_LIMIT = 2.0 ** 31  # grid coordinates are clipped to +-this (monotonic: still exact) so that cell ids fit int64
 
 
 def overlaps_plus1(x1, y1, x2, y2, areas, i, rest):
@@ -39,7 +40,8 @@ def overlaps_plus1(x1, y1, x2, y2, areas, i, rest):
 
 class _Grid:
     """Boxes by the cells of a uniform grid that their +1 extents [x1, x2 + 1) x [y1, y2 + 1) cover. Two boxes with a
-    positive intersection share a cell (the cell index is a monotonic function of the coordinate), so the boxes
+    positive intersection share a cell (the cell index is a monotonic function of the coordinate, also where it is
+    clipped to ``CELL_LIMIT`` for coordinates of ~10^18 and more, a diverged network's exp(wh)), so the boxes
     that can overlap box ``i`` are the members of its cells plus the ``large`` boxes (more than GRID_SPAN cells per
     axis, not registered). Boxes with a non-finite coordinate are left out: their IoU is never a number >= 0."""
 
@@ -53,7 +55,7 @@ class _Grid:
         self.ox, self.oy = (float(f64[0].min()), float(f64[1].min())) if len(idx) else (0.0, 0.0)
         cells = [np.zeros(len(x1), np.int64) for _ in range(4)]
         for c, v, o in zip(cells, (f64[0], f64[1], f64[2] + 1, f64[3] + 1), (self.ox, self.oy, self.ox, self.oy)):
-            c[idx] = np.floor((v - o) / self.size).astype(np.int64)
+            c[idx] = np.floor(np.clip((v - o) / self.size, -CELL_LIMIT, CELL_LIMIT)).astype(np.int64)
         self.cx0, self.cy0 = cells[0], cells[1]
         self.cx1, self.cy1 = np.maximum(cells[2], cells[0]), np.maximum(cells[3], cells[1])
         self.ncx = int(self.cx1[idx].max()) + 1 if len(idx) else 1
@@ -101,7 +103,8 @@ def nms_plus1(dets, thresh):
     if n == 0:
         return np.zeros(0, np.int64)
     x1, y1, x2, y2, s = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3], dets[:, 4]
-    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf / NaN areas: IoU NaN or 0, as in the reference
+        areas = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(s)[::-1]
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)

@@ -23,6 +23,23 @@ def found_devices():
     return f"cpu and {n} CUDA device(s)" if n else "cpu only (no CUDA device visible)"
 
 
+def device_count(kind):
+    """The CUDA devices (``gpu``) or NPUs (``npu``) this process sees."""
+    if kind == "gpu":
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    import_npu()
+    return torch.npu.device_count()
+
+
+def require_devices(kind, n):
+    """``n`` devices of ``kind`` for ``n`` data-parallel processes: test/train_*_8p.sh asks before torchrun starts
+    them, so that a missing device is one line (not one error per process and torchrun's failure report)."""
+    if kind != "cpu" and device_count(kind) < n:
+        found = found_devices() if kind == "gpu" else f"{device_count(kind)} NPU(s)"
+        raise DeviceError(f"--device {kind}: {n} processes need {n} {'CUDA devices' if kind == 'gpu' else 'NPUs'} "
+                          f"(found: {found})")
+
+
 def init_device(kind):
     """Returns (torch.device, distributed info dict). torchrun's env (WORLD_SIZE, RANK, LOCAL_RANK) selects DDP."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -31,14 +48,12 @@ def init_device(kind):
     if kind == "cpu":
         dev, backend = torch.device("cpu"), "gloo"
     elif kind == "gpu":
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if local >= n:
+        if local >= device_count("gpu"):
             raise DeviceError(f"--device gpu: no CUDA device {local} (found: {found_devices()})")
         torch.cuda.set_device(local)
         dev, backend = torch.device("cuda", local), "nccl"
     elif kind == "npu":
-        import_npu()
-        n = torch.npu.device_count()
+        n = device_count("npu")
         if local >= n:
             raise DeviceError(f"--device npu: no NPU {local}; found {n} NPU(s)")
         torch.npu.set_device(local)
@@ -65,6 +80,13 @@ def all_reduce_sum(t, info):
     x = t.to(device=dev, dtype=torch.float32)
     dist.all_reduce(x, op=dist.ReduceOp.SUM)
     return x.cpu().to(t.dtype)
+
+
+def broadcast_buffers(module, info):
+    """Rank 0's buffers (BatchNorm running statistics) into every process's ``module``."""
+    if info["distributed"]:
+        for b in module.buffers():
+            dist.broadcast(b, src=0)
 
 
 class Amp:

@@ -12,9 +12,10 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .device import all_reduce_sum, is_main
+from .device import all_reduce_sum, broadcast_buffers, is_main
 from .errors import ConfigError
 
 LOSS_KEYS = ("loss", "hm_loss", "wh_loss", "off_loss", "lm_loss")
@@ -98,17 +99,21 @@ def train_one_epoch(model, loader, optimizer, criterion, amp, device, epoch, sta
 
 @torch.no_grad()
 def val_loss(model, loader, criterion, device, amp, info):
-    """The mean loss terms over the val set (summed over all processes)."""
-    model.eval()
+    """The mean loss terms over the val set, of the model that rank 0's checkpoint stores: under DDP every process
+    takes rank 0's BatchNorm statistics (each process updated its own with its own batches), runs the plain module
+    on its share of the images (of any length: no collective in the loop) and the sums are reduced once."""
+    net = model.module if isinstance(model, DistributedDataParallel) else model
+    broadcast_buffers(net, info)
+    net.eval()
     sums = torch.zeros(len(LOSS_KEYS) + 1, dtype=torch.float64)
     for x, tgt in tqdm(loader, desc="val", leave=False, disable=not is_main(info)):
         with amp.autocast():
-            out = model(x.to(device))
+            out = net(x.to(device))
         _, parts = criterion(out, to_device(tgt, device))
         sums[:-1] += torch.tensor([parts[k].item() for k in LOSS_KEYS], dtype=torch.float64)
         sums[-1] += 1
     sums = all_reduce_sum(sums, info)
-    model.train()
+    net.train()
     return {k: (sums[i] / max(sums[-1], 1)).item() for i, k in enumerate(LOSS_KEYS)}
 
 

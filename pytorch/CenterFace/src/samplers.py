@@ -2,7 +2,7 @@
 
 ``EpochRandomSampler`` is the single-process order; under DDP ``torch.utils.data.DistributedSampler`` (seeded the
 same way) splits it over the processes. ``SkippingSampler`` wraps either and drops the indices already trained when a
-run resumes inside an epoch.
+run resumes inside an epoch. ``ShardSampler`` splits the val set over the processes, each image exactly once.
 """
 import torch
 import torch.utils.data as tud
@@ -56,9 +56,23 @@ def train_sampler(n, seed, dist_info):
     return SkippingSampler(base)
 
 
+class ShardSampler(tud.Sampler):
+    """Indices ``rank, rank + world, ...`` of ``range(n)``: every item exactly once over the ``world`` processes, so
+    a sum over all of them counts each once (``DistributedSampler`` pads the shards to one length with repeated
+    items, which would count twice in the val loss whenever ``n`` is not a multiple of ``world``)."""
+
+    def __init__(self, n, rank, world):
+        self.n, self.rank, self.world = n, rank, world
+
+    def __iter__(self):
+        return iter(range(self.rank, self.n, self.world))
+
+    def __len__(self):
+        return len(range(self.rank, self.n, self.world))
+
+
 def val_sampler(n, dist_info):
-    """Val images in order, split over the processes under DDP (the val loss is summed over all of them)."""
+    """Val images in order, split over the processes under DDP without repeats (the val loss sums all of them)."""
     if dist_info["distributed"]:
-        return tud.distributed.DistributedSampler(range(n), num_replicas=dist_info["world"], rank=dist_info["rank"],
-                                                  shuffle=False, drop_last=False)
+        return ShardSampler(n, dist_info["rank"], dist_info["world"])
     return None

@@ -33,7 +33,7 @@ for ((epoch = first; ; epoch += ROUND)); do
   if ((epoch == first)); then start=(${NEW_RUN[@]+"${NEW_RUN[@]}"} ${START_ARGS[@]+"${START_ARGS[@]}"})
   else start=(--resume auto); fi
   run_logged "$PYTHON" "$MODEL_DIR/train.py" --input_size 384 --batch_size 8 --lr 2e-3 --lr_step 1000 --no_augment \
-    --no_val --num_workers 0 --keep_checkpoints 1 "${RUN_ARGS[@]}" ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} \
+    --no_val --num_workers 0 --keep_checkpoints 1 "${RUN_ARGS[@]}" ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"} \
     --num_epochs "$epoch" "${start[@]}"
   evaluate
   if reached; then echo "train_overfit: easy AP >= $TARGET after epoch $epoch"; exit 0; fi

@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/model_args.sh"
+no_evaluate
 one_device
 run_logged "$PYTHON" "$MODEL_DIR/train.py" --recipe reference --max_steps 100 --no_val "${NEW_RUN[@]}" \
   "${TRAIN_ARGS[@]}"

@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/model_args.sh"
+no_evaluate
 launcher
 run_logged "${LAUNCH[@]}" "$MODEL_DIR/train.py" --recipe ascend8p --max_steps 100 --no_val "${NEW_RUN[@]}" \
   "${TRAIN_ARGS[@]}"

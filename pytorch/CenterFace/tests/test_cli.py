@@ -227,6 +227,13 @@ def test_scripts_honour_the_common_options(scripts, tmp_path, tiny):
         3, 7, 2, 0.01, 256)
     assert ev[ev.index("--checkpoint") + 1] == out and ev[ev.index("--output_path") + 1] == out
     assert summ[-2:] == ["--summarize", out] and summ[0].endswith("ci/smoke.py")
+    # eval.py's protocol options go to eval.py (e.g. the reference's IoU 0.4), the rest to train.py
+    rc, err, (tr, ev, _) = scripts("train_smoke.sh", "--data_path=data", "--reference_iou", "--resize=ceil32",
+                                   "--threshold=0.1", "--gt=gt", "--lr=0.01")
+    assert rc == 0, err
+    assert ev[-4:] == ["--reference_iou", "--resize=ceil32", "--threshold=0.1", "--gt=gt"] and tr[-1] == "--lr=0.01"
+    a = cf_eval.parse_args(ev[1:])
+    assert (a.reference_iou, a.resize, a.threshold, a.gt) == (True, "ceil32", 0.1, "gt")
     # --resume: no --overwrite, the checkpoint as given (auto) or from the caller's directory
     rc, err, cmds = scripts("train_full_1p.sh", "--data_path=data", "--resume=auto", "--device_id=0")
     args, given = train_flags(cmds[0])
@@ -243,7 +250,14 @@ def test_scripts_honour_the_common_options(scripts, tmp_path, tiny):
                               ("train_performance_1p.sh", "--device_id=1", "the cpu is device 0"),
                               ("train_full_8p.sh", "--device_id=1", "uses devices 0 to --device_num - 1"),
                               ("train_smoke.sh", "--steps=x", "--steps must be a whole number"),
-                              ("train_smoke.sh", "--checkpoint=none.pth", "no such file")]:
+                              ("train_smoke.sh", "--checkpoint=none.pth", "no such file"),
+                              # issue 13 #2 through torchrun: one line before the workers start, not one per worker
+                              ("train_full_8p.sh", "--device=gpu", "train_full_8p.sh: error: --device gpu: 8 "
+                               "processes need 8 CUDA devices (found: cpu only"),
+                              ("train_performance_8p.sh", "--device=npu",
+                               "--device npu: torch_npu (Ascend) is not installed"),
+                              ("train_performance_1p.sh", "--reference_iou",
+                               "--reference_iou: train_performance_1p.sh does not evaluate")]:
         rc, err, cmds = scripts(script, "--data_path=data", opt)
         assert rc == 2 and not cmds and len(err.strip().splitlines()) == 1 and what in err, (script, opt, err)
     rc, err, cmds = scripts("train_smoke.sh")

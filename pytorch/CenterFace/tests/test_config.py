@@ -48,3 +48,15 @@ def test_resolve_fresh_and_resumed():
         resolve({"augment": False}, saved, source="x")
     cfg, changes = resolve({"lr_step": "6,9", "amp": True}, saved, allow_changes=True)
     assert (cfg.lr_step, cfg.amp, changes) == ([6, 9], True, [("lr_step", [5, 9], [6, 9]), ("amp", False, True)])
+
+
+def test_resume_with_the_runs_own_recipe_keeps_its_schedule():
+    """The test scripts pass --recipe on every call: `train_full_1p.sh --batch_size=4 --epochs=10`, then
+    `train_full_1p.sh --resume=auto --steps=N` (the README's command) resumes with batch 4 to epoch 10; the recipe
+    the run already has does not bring its batch 8 / 140 epochs back."""
+    saved = resolve({"recipe": "reference", "batch_size": 4, "num_epochs": 10})[0]
+    cfg, changes = resolve({"recipe": "reference", "max_steps": 20000}, saved)
+    assert (cfg.batch_size, cfg.num_epochs, cfg.max_steps, changes) == (4, 10, 20000, [("max_steps", 0, 20000)])
+    # another recipe still brings its schedule (refused here, as any change of a resumed run's settings)
+    with pytest.raises(ConfigError, match=r"--batch_size 16 differs from the checkpoint's batch_size 4"):
+        resolve({"recipe": "ascend8p"}, saved)

@@ -113,6 +113,13 @@ def test_nms_is_the_plain_greedy_nms_on_large_random_cases():
             dets[:3, :4] = [[0, 0, 5000, 5000], [-10, -10, 3000, 10], [5, 5, 6, 6]]
         for thresh in (0.3, 0.5, 0.01, 1.0, 0.0, -1.0):
             assert np.array_equal(nms_plus1(dets, thresh), plain_greedy_nms(dets, thresh)), (trial, thresh)
+    # coordinates of 10^19 grid cells (1-px cells: zero-size boxes) that still have finite float32 areas: the second
+    # big box is suppressed by the first (the cell ids once overflowed int64 and the pair was never compared)
+    xy = rng.rand(50, 2) * 300
+    dets = np.concatenate([np.concatenate([xy, xy, rng.rand(50, 1) * 0.5], 1),
+                           [[0, 0, 1.3e19, 1.2e19, 0.9], [1e17, 0, 1.3e19, 1.2e19, 0.8]]]).astype(np.float32)
+    keep = nms_plus1(dets, 0.3)
+    assert 50 in keep and 51 not in keep and np.array_equal(keep, plain_greedy_nms(dets, 0.3))
 
 
 def test_letterbox_round_trip():
@@ -216,6 +223,20 @@ def test_converter_errors(tmp_path):
     with pytest.raises(DataError, match="Parade_train_0.jpg: not a complete image"):
         convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"),
                 str(tmp_path / "o.json"))
+
+
+def test_malformed_coco_json_is_one_line(tmp_path):
+    """A user's annotations/*_wider_face.json with a bad entry: the file and the entry named, not a KeyError."""
+    cfg = Config.preset()
+    for coco, what in [({"images": [{"file_name": "a.jpg"}], "annotations": []}, "image #0 is malformed (no 'id')"),
+                       ({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1}]},
+                        "annotation #0 is malformed (no 'bbox')"),
+                       ({"images": [[1, "a.jpg"]], "annotations": []}, "image #0 is malformed (list indices")]:
+        js = tmp_path / "a.json"
+        js.write_text(json.dumps(coco))
+        with pytest.raises(DataError) as e:
+            WiderFaceCOCO(str(js), str(tmp_path), cfg, train=False)
+        assert str(e.value).startswith(f"{js}: {what}"), str(e.value)
 
 
 def test_more_than_32_faces_sampled_without_replacement(tmp_path):

@@ -8,8 +8,12 @@ import torch
 
 import train
 from src import checkpoint as ckpt_io
+from src.dataset import WiderFaceCOCO
+from src.device import Amp
+from src.engine import val_loss
 from src.errors import run_cli
 from src.fileio import read_step_log
+from src.losses import CenterFaceLoss
 from tinydata import build
 from zoo_fixtures import run_script
 
@@ -158,7 +162,8 @@ def test_recipes_and_lr_schedule():
     assert (b.lr, b.batch_size, b.num_epochs, b.lr_step) == (2.5e-3, 16, 160, [90])
 
 
-def test_ddp_two_processes_on_cpu(tiny, tmp_path, capsys):
+def test_ddp_two_processes_on_cpu(tmp_path, capsys):
+    tiny = build(str(tmp_path / "data"), n_train=4, n_val=3)  # 3 val images over 2 processes
     out = str(tmp_path / "ddp")
     r = run_script(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", "--data_path",
                     tiny, "--output_path", out, "--num_epochs", "1", "--input_size", "64", "--batch_size", "1",
@@ -169,6 +174,14 @@ def test_ddp_two_processes_on_cpu(tiny, tmp_path, capsys):
     assert len(log) == 1 and np.isfinite(log[0]["loss"])
     ck = ckpt_io.read_checkpoint(out)
     assert (ck["epoch"], ck["step"], ck["world"]) == (1, 1, 2)
+    # the val loss is that of the checkpoint's model (rank 0's BatchNorm statistics) over the 3 val images, each
+    # counted once (DistributedSampler would pad rank 1's share with image 0)
+    model, cfg = ckpt_io.load_model(out)
+    val = WiderFaceCOCO(os.path.join(out, "annotations", "val_wider_face.json"),
+                        os.path.join(tiny, "WIDER_val", "images"), cfg, train=False)
+    v = val_loss(model, torch.utils.data.DataLoader(val, batch_size=1), CenterFaceLoss(cfg.loss_weights()),
+                 torch.device("cpu"), Amp(torch.device("cpu"), False), {"distributed": False, "rank": 0})
+    assert len(val) == 3 and ck["best_val"] == pytest.approx(v["loss"], rel=1e-6)
     assert "batch 1 x 2" in open(os.path.join(out, "log.txt")).read()
     assert "Final Performance images/sec" in r.stdout
     # resuming with another number of processes changes the global batch: refused unless --allow_changes

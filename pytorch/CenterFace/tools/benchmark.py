@@ -30,7 +30,7 @@ MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ROOT = os.path.dirname(os.path.dirname(MODEL_DIR))
 sys.path.insert(0, MODEL_DIR)
 
-from src.config import ArgumentParser  # noqa: E402
+from src.config import RECIPES, ArgumentParser, Config  # noqa: E402
 from src.engine import images_per_second  # noqa: E402
 from src.errors import ConfigError, DataError, run_cli  # noqa: E402
 from src.fileio import read_step_log, write_json_atomic  # noqa: E402
@@ -85,17 +85,17 @@ def bench_train(a, nproc):
     if a.train_batch % nproc:
         raise ConfigError(f"--train_batch {a.train_batch} does not split over {nproc} processes")
     per = a.train_batch // nproc
-    out = tempfile.mkdtemp(prefix="bench_centerface_")
-    cmd = [os.path.join(MODEL_DIR, "train.py"), "--data_path", a.data, "--output_path", out, "--input_size",
-           str(a.train_size), "--batch_size", str(per), "--max_steps", str(a.train_steps), "--no_val",
-           "--num_workers", "2", "--keep_checkpoints", "1"]
-    if nproc > 1:  # --standalone: a rendezvous on a free port
-        cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] + cmd
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, a.threads // nproc)))
-    r = subprocess.run([sys.executable] + cmd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"train.py failed ({r.returncode}):\n" + "\n".join(r.stderr.splitlines()[-15:]))
-    secs = [r["sec"] for r in read_step_log(os.path.join(out, "train_log.jsonl"))]
+    with tempfile.TemporaryDirectory(prefix="bench_centerface_") as out:  # its checkpoint and json go with it
+        cmd = [os.path.join(MODEL_DIR, "train.py"), "--data_path", a.data, "--output_path", out, "--input_size",
+               str(a.train_size), "--batch_size", str(per), "--max_steps", str(a.train_steps), "--no_val",
+               "--num_workers", "2", "--keep_checkpoints", "1"]
+        if nproc > 1:  # --standalone: a rendezvous on a free port
+            cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] + cmd
+        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, a.threads // nproc)))
+        r = subprocess.run([sys.executable] + cmd, env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"train.py failed ({r.returncode}):\n" + "\n".join(r.stderr.splitlines()[-15:]))
+        secs = [r["sec"] for r in read_step_log(os.path.join(out, "train_log.jsonl"))]
     name = "train_images_per_s_1p" if nproc == 1 else f"train_images_per_s_ddp{nproc}"
     return figure(name, round(images_per_second(secs, a.train_batch), 3), "images/s", None,
                   "none: the reference's training code is not run on this machine", input_size=a.train_size,
@@ -111,8 +111,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="threads in all (split over the training processes)")
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--train_size", type=int, default=800)
-    p.add_argument("--train_batch", type=int, default=8, help="global batch")
+    p.add_argument("--train_size", type=int, default=Config().input_size, help="the reference's 800")
+    p.add_argument("--train_batch", type=int, default=RECIPES["reference"]["batch_size"],
+                   help="global batch (the reference's 8)")
     p.add_argument("--train_steps", type=int, default=6)
     p.add_argument("--nproc", type=int, default=2, help="processes of the data-parallel figure (1: none)")
     p.add_argument("--data", default=os.environ.get("ZOO_MINI_DATA") or
