@@ -4,8 +4,9 @@ keep the last N.
 A checkpoint is a MindSpore ``.ckpt`` of the training cell (network, SGD state ``moments``, the optimizer's
 ``global_step``) or of the bare network (``tools/convert_official.py``), plus the run's configuration as JSON under
 ``CONFIG_KEY`` (``src.config.to_dict``), so that ``demo.py``, ``eval.py`` and ``export.py`` need no model flag and
-``--resume`` restores the run's settings. Training writes ``retinaface_step<global step>.ckpt`` into its output
-folder.
+``--resume`` restores the run's settings. A training checkpoint also stores the number of data-parallel devices of
+its run under ``DEVICE_NUM_KEY`` (steps per epoch, data order and schedule depend on it). Training writes
+``retinaface_step<global step>.ckpt`` into its output folder.
 """
 import json
 import os
@@ -17,6 +18,7 @@ from .errors import CheckpointError
 from .fileio import atomic_path
 
 CONFIG_KEY = "zoo_model_config"
+DEVICE_NUM_KEY = "zoo_device_num"
 NAME_PATTERN = re.compile(r"^retinaface_step(\d+)\.ckpt$")
 
 
@@ -90,6 +92,12 @@ def global_step(params):
     """The optimizer's step counter stored in a training checkpoint (0 for a network-only checkpoint)."""
     p = params.get("global_step")
     return int(p.asnumpy().reshape(-1)[0]) if p is not None else 0
+
+
+def device_num(extras):
+    """The data-parallel devices of the run that wrote a checkpoint (``load``'s extras); ``None`` when not stored."""
+    v = extras.get(DEVICE_NUM_KEY)
+    return int(v) if v is not None else None
 
 
 def list_checkpoints(folder):
