@@ -248,6 +248,8 @@ def main(argv=None):
               f"step {total}", flush=True)
     if rank == 0:
         os.makedirs(output_path, exist_ok=True)
+        for path in checkpoint.remove_partial(output_path):
+            print(f"removed {path}: a checkpoint save that an interrupted run did not finish", flush=True)
         write_model_info(output_path, cfg, net)
     if start_step >= last_step:
         print(f"nothing to do: the checkpoint is at step {start_step}, the run ends at step {last_step}", flush=True)

@@ -1,7 +1,7 @@
 """Checkpoints of this folder: save (atomic), load (with a clear error for anything else), the latest of a folder,
 keep the last N.
 
-A checkpoint is a MindSpore ``.ckpt`` of the training cell (network, SGD state ``moments``, the optimizer's
+A checkpoint is a MindSpore ``.ckpt`` of the training cell (network, optimizer state, the optimizer's
 ``global_step``) or of the bare network (``tools/convert_official.py``), plus the run's configuration as JSON under
 ``CONFIG_KEY`` (``src.config.to_dict``), so that ``demo.py``, ``eval.py`` and ``export.py`` need no model flag and
 ``--resume`` restores the run's settings. A training checkpoint also stores the number of data-parallel devices of
@@ -20,6 +20,7 @@ from .fileio import atomic_path
 CONFIG_KEY = "zoo_model_config"
 DEVICE_NUM_KEY = "zoo_device_num"
 NAME_PATTERN = re.compile(r"^retinaface_step(\d+)\.ckpt$")
+PARTIAL_PATTERN = re.compile(r"^\.tmp_\w+\.ckpt$")     # fileio.atomic_path's temp file of a save in progress
 
 
 def checkpoint_name(step):
@@ -116,6 +117,18 @@ def latest(folder):
     """The checkpoint of the highest global step in ``folder`` (``--resume auto``), or ``None``."""
     found = list_checkpoints(folder)
     return found[-1][1] if found else None
+
+
+def remove_partial(folder):
+    """Delete the temp files of checkpoint saves that never finished (a run killed while saving leaves its
+    ``.tmp_*.ckpt``; only complete files are renamed to a checkpoint name); returns the deleted paths. Called
+    by the run that writes ``folder``, before it trains."""
+    if not os.path.isdir(folder):
+        return []
+    old = [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if PARTIAL_PATTERN.match(name)]
+    for p in old:
+        os.remove(p)
+    return old
 
 
 def keep_last(folder, n):

@@ -48,7 +48,8 @@ def tiny_data(tmp_path_factory, shared_dir):
 def test_global_steps_and_exact_resume_mid_epoch(tiny_data, tmp_path):
     """3 images, batch 1: 3 steps per epoch. 7 uninterrupted steps == 4 steps, then ``--resume=auto --steps=7``
     (the last global step): bit-identical losses, one train_log.jsonl numbered 1..7, checkpoint names with the
-    global step, keep-2 over the whole folder (issue 13 #7), the per-step time of an epoch cut short."""
+    global step, keep-2 over the whole folder (issue 13 #7), the per-step time of an epoch cut short, the temp file
+    of a save cut short by kill -9 removed."""
     common = [f"--data_path={tiny_data}", "--backbone=mobilenet0.25", "--batch_size=1", "--epoch=3",
               "--save_checkpoint_steps=2", "--keep_checkpoint_max=2"] + SMALL
     with ThreadPoolExecutor(2) as pool:                          # the two fresh runs side by side (2 processes)
@@ -64,11 +65,13 @@ def test_global_steps_and_exact_resume_mid_epoch(tiny_data, tmp_path):
     assert len(epoch_lines) == 2
     assert float(epoch_lines[0][1]) == pytest.approx(float(epoch_lines[0][0]) / 3, abs=0.01)
     assert float(epoch_lines[1][1]) == pytest.approx(float(epoch_lines[1][0]) / 1, abs=0.01)
+    (tmp_path / "b" / ".tmp_k1ll3d.ckpt").write_bytes(b"half a checkpoint")    # a save cut short by kill -9
     c = run_script(["train.py", "--resume=auto", "--steps=7", f"--output_path={tmp_path / 'b'}"] + common,
                    cwd=MODEL_DIR)
     assert c.returncode == 0, c.stderr[-3000:]
     assert f"Resume from [{tmp_path / 'b' / 'retinaface_step4.ckpt'}] at step 4." in c.stdout
     assert "steps 4->7" in c.stdout
+    assert f"removed {tmp_path / 'b' / '.tmp_k1ll3d.ckpt'}: a checkpoint save that an interrupted run" in c.stdout
     # the reference's LossMonitor line (step within the epoch) with the global step
     assert re.search(r"^epoch: 2 step: 2, loss is [\d.]+ \(global step 5, lr [\d.e-]+, [\d.]+ s\)$", c.stdout, re.M)
     assert re.search(r"^epoch: 3 step: 1, loss is [\d.]+ \(global step 7, ", c.stdout, re.M)
