@@ -80,12 +80,13 @@ def requested_settings(args):
     return {key: getattr(args, flag) for flag, key in SETTING_FLAGS.items() if getattr(args, flag) is not None}
 
 
-def build_config(args, output_path):
+def build_config(args, output_path, device_num=1):
     """(cfg, resume checkpoint path, its params, params of ``--checkpoint``); the last three may be ``None``.
 
     A new run: the preset of ``--backbone`` (or of ``--checkpoint``'s network) with the flags; its output folder
     must not hold checkpoints already (they would mix with this run's). A resumed run: the settings stored in the
-    checkpoint; a flag that differs is refused unless ``--allow_changes``."""
+    checkpoint; a flag that differs, or another number of data-parallel devices than the run had (``device_num``:
+    steps per epoch, data order and schedule follow from it), is refused unless ``--allow_changes``."""
     from src import checkpoint
     from src.config import RUN_KEYS, changed_settings, get_config, model_config
 
@@ -98,7 +99,7 @@ def build_config(args, output_path):
     if resume:
         if args.checkpoint:
             raise ConfigError("--checkpoint starts a new run from weights; --resume continues one: give only one")
-        params, stored, _ = checkpoint.load(resume)
+        params, stored, extras = checkpoint.load(resume)
         if stored is None:
             raise CheckpointError(f"{resume}: holds no configuration: not a training checkpoint of this folder")
         if "global_step" not in params:
@@ -112,6 +113,13 @@ def build_config(args, output_path):
                               f"pass --allow_changes to change it")
         for key, old, new in changes:
             print(f"--allow_changes: {flag_of[key]} {old!r} -> {new!r}", flush=True)
+        trained_on = checkpoint.device_num(extras)
+        if trained_on not in (None, device_num):
+            if not args.allow_changes:
+                raise ConfigError(f"{resume}: the run trained on {trained_on} device(s), this launch has "
+                                  f"{device_num}: its data order and schedule would change; launch {trained_on} "
+                                  f"worker(s) or pass --allow_changes")
+            print(f"--allow_changes: devices {trained_on} -> {device_num}", flush=True)
         cfg = dict(stored)
         cfg.update({k: v for k, v in requested.items() if k in RUN_KEYS or args.allow_changes})
         return get_config(cfg.pop("backbone"), **cfg), resume, params, None
@@ -216,7 +224,7 @@ def main(argv=None):
 
     target = set_context(args.device_target, args.mode, args.device_id)
     rank, group = init_distributed() if args.is_distributed else (0, 1)
-    cfg, resume, resume_params, init_params = build_config(args, output_path)
+    cfg, resume, resume_params, init_params = build_config(args, output_path, group)
     ms.set_seed(cfg["seed"])
 
     entries = training_entries(train_dir, cfg["batch_size"], group)
@@ -240,6 +248,8 @@ def main(argv=None):
               f"step {total}", flush=True)
     if rank == 0:
         os.makedirs(output_path, exist_ok=True)
+        for path in checkpoint.remove_partial(output_path):
+            print(f"removed {path}: a checkpoint save that an interrupted run did not finish", flush=True)
         write_model_info(output_path, cfg, net)
     if start_step >= last_step:
         print(f"nothing to do: the checkpoint is at step {start_step}, the run ends at step {last_step}", flush=True)
@@ -261,7 +271,7 @@ def main(argv=None):
     callbacks = [logger]
     if rank == 0:
         callbacks.append(CheckpointSaver(output_path, cfg, start_step, last_step, cfg["save_checkpoint_steps"],
-                                         cfg["keep_checkpoint_max"]))
+                                         cfg["keep_checkpoint_max"], group))
     try:
         engine.train(Model(train_net), make_dataset, callbacks, start_step, last_step, spe, sink)
     finally:

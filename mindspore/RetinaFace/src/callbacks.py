@@ -12,7 +12,7 @@ import time
 import numpy as np
 from mindspore.train import Callback
 
-from .checkpoint import checkpoint_name, keep_last, save
+from .checkpoint import DEVICE_NUM_KEY, checkpoint_name, keep_last, save
 
 WARMUP_STEPS = 2      # steps left out of the throughput: graph compilation, pipeline start, allocator warm-up
 
@@ -112,13 +112,15 @@ def _digest(params):
 class CheckpointSaver(Callback):
     """Saves ``<folder>/retinaface_step<global step>.ckpt`` (through ``src.checkpoint.save``: atomic, with the
     configuration) every ``every`` global steps and at ``last_step``, then keeps the ``keep`` newest checkpoints
-    of the folder, whichever run wrote them. ``train_network`` (weights, SGD state, step counter) is what is saved.
+    of the folder, whichever run wrote them. ``train_network`` (weights, SGD state, step counter) is what is saved,
+    with the number of data-parallel devices ``device_num``.
     """
 
-    def __init__(self, folder, cfg, start_step, last_step, every, keep):
+    def __init__(self, folder, cfg, start_step, last_step, every, keep, device_num=1):
         super().__init__()
         self.folder = folder
         self.cfg = cfg
+        self.device_num = int(device_num)
         self.step = int(start_step)
         self.last_step = int(last_step)
         self.every = int(every)
@@ -138,7 +140,8 @@ class CheckpointSaver(Callback):
             self.save(cb.train_network)
 
     def save(self, train_network):
-        path = save(train_network, f"{self.folder}/{checkpoint_name(self.step)}", self.cfg)
+        path = save(train_network, f"{self.folder}/{checkpoint_name(self.step)}", self.cfg,
+                    extra={DEVICE_NUM_KEY: str(self.device_num)})
         self.saved.append(path)
         removed = keep_last(self.folder, self.keep)
         print(f"saved checkpoint {path}" + (f" (removed {len(removed)} older)" if removed else ""), flush=True)

@@ -1,11 +1,12 @@
 """Checkpoints of this folder: save (atomic), load (with a clear error for anything else), the latest of a folder,
 keep the last N.
 
-A checkpoint is a MindSpore ``.ckpt`` of the training cell (network, SGD state ``moments``, the optimizer's
+A checkpoint is a MindSpore ``.ckpt`` of the training cell (network, optimizer state, the optimizer's
 ``global_step``) or of the bare network (``tools/convert_official.py``), plus the run's configuration as JSON under
 ``CONFIG_KEY`` (``src.config.to_dict``), so that ``demo.py``, ``eval.py`` and ``export.py`` need no model flag and
-``--resume`` restores the run's settings. Training writes ``retinaface_step<global step>.ckpt`` into its output
-folder.
+``--resume`` restores the run's settings. A training checkpoint also stores the number of data-parallel devices of
+its run under ``DEVICE_NUM_KEY`` (steps per epoch, data order and schedule depend on it). Training writes
+``retinaface_step<global step>.ckpt`` into its output folder.
 """
 import json
 import os
@@ -17,7 +18,9 @@ from .errors import CheckpointError
 from .fileio import atomic_path
 
 CONFIG_KEY = "zoo_model_config"
+DEVICE_NUM_KEY = "zoo_device_num"
 NAME_PATTERN = re.compile(r"^retinaface_step(\d+)\.ckpt$")
+PARTIAL_PATTERN = re.compile(r"^\.tmp_\w+\.ckpt$")     # fileio.atomic_path's temp file of a save in progress
 
 
 def checkpoint_name(step):
@@ -92,6 +95,12 @@ def global_step(params):
     return int(p.asnumpy().reshape(-1)[0]) if p is not None else 0
 
 
+def device_num(extras):
+    """The data-parallel devices of the run that wrote a checkpoint (``load``'s extras); ``None`` when not stored."""
+    v = extras.get(DEVICE_NUM_KEY)
+    return int(v) if v is not None else None
+
+
 def list_checkpoints(folder):
     """``[(step, path)]`` of this folder's training checkpoints, by step."""
     if not os.path.isdir(folder):
@@ -108,6 +117,18 @@ def latest(folder):
     """The checkpoint of the highest global step in ``folder`` (``--resume auto``), or ``None``."""
     found = list_checkpoints(folder)
     return found[-1][1] if found else None
+
+
+def remove_partial(folder):
+    """Delete the temp files of checkpoint saves that never finished (a run killed while saving leaves its
+    ``.tmp_*.ckpt``; only complete files are renamed to a checkpoint name); returns the deleted paths. Called
+    by the run that writes ``folder``, before it trains."""
+    if not os.path.isdir(folder):
+        return []
+    old = [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if PARTIAL_PATTERN.match(name)]
+    for p in old:
+        os.remove(p)
+    return old
 
 
 def keep_last(folder, n):

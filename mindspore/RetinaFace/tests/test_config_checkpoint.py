@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from src.checkpoint import CONFIG_KEY, checkpoint_name, keep_last, latest, list_checkpoints, load, save
+from src.checkpoint import (CONFIG_KEY, checkpoint_name, keep_last, latest, list_checkpoints, load, remove_partial,
+                            save)
 from src.config import changed_settings, from_dict, get_config, model_config, to_dict
 from src.engine import training_passes
 from src.errors import CheckpointError, ConfigError
@@ -60,6 +61,12 @@ def test_checkpoint_names_latest_and_keep_last(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["RetinaFace-1_9.ckpt", "retinaface_step10.ckpt",
                                                           "retinaface_step100.ckpt"]
     assert latest(str(tmp_path / "nowhere")) is None
+    # the temp file of a save that a killed run never finished goes; nothing else does
+    for name in (".tmp_ab_12x.ckpt", ".tmp_ab_12x.json"):
+        (tmp_path / name).write_text("")
+    assert remove_partial(str(tmp_path)) == [str(tmp_path / ".tmp_ab_12x.ckpt")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp_ab_12x.json", "RetinaFace-1_9.ckpt",
+                                                          "retinaface_step10.ckpt", "retinaface_step100.ckpt"]
 
 
 def test_checkpoint_round_trip_and_foreign_files(tmp_path):

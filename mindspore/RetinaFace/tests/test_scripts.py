@@ -48,7 +48,8 @@ def tiny_data(tmp_path_factory, shared_dir):
 def test_global_steps_and_exact_resume_mid_epoch(tiny_data, tmp_path):
     """3 images, batch 1: 3 steps per epoch. 7 uninterrupted steps == 4 steps, then ``--resume=auto --steps=7``
     (the last global step): bit-identical losses, one train_log.jsonl numbered 1..7, checkpoint names with the
-    global step, keep-2 over the whole folder (issue 13 #7), the per-step time of an epoch cut short."""
+    global step, keep-2 over the whole folder (issue 13 #7), the per-step time of an epoch cut short, the temp file
+    of a save cut short by kill -9 removed."""
     common = [f"--data_path={tiny_data}", "--backbone=mobilenet0.25", "--batch_size=1", "--epoch=3",
               "--save_checkpoint_steps=2", "--keep_checkpoint_max=2"] + SMALL
     with ThreadPoolExecutor(2) as pool:                          # the two fresh runs side by side (2 processes)
@@ -64,11 +65,13 @@ def test_global_steps_and_exact_resume_mid_epoch(tiny_data, tmp_path):
     assert len(epoch_lines) == 2
     assert float(epoch_lines[0][1]) == pytest.approx(float(epoch_lines[0][0]) / 3, abs=0.01)
     assert float(epoch_lines[1][1]) == pytest.approx(float(epoch_lines[1][0]) / 1, abs=0.01)
+    (tmp_path / "b" / ".tmp_k1ll3d.ckpt").write_bytes(b"half a checkpoint")    # a save cut short by kill -9
     c = run_script(["train.py", "--resume=auto", "--steps=7", f"--output_path={tmp_path / 'b'}"] + common,
                    cwd=MODEL_DIR)
     assert c.returncode == 0, c.stderr[-3000:]
     assert f"Resume from [{tmp_path / 'b' / 'retinaface_step4.ckpt'}] at step 4." in c.stdout
     assert "steps 4->7" in c.stdout
+    assert f"removed {tmp_path / 'b' / '.tmp_k1ll3d.ckpt'}: a checkpoint save that an interrupted run" in c.stdout
     # the reference's LossMonitor line (step within the epoch) with the global step
     assert re.search(r"^epoch: 2 step: 2, loss is [\d.]+ \(global step 5, lr [\d.e-]+, [\d.]+ s\)$", c.stdout, re.M)
     assert re.search(r"^epoch: 3 step: 1, loss is [\d.]+ \(global step 7, ", c.stdout, re.M)
@@ -78,9 +81,10 @@ def test_global_steps_and_exact_resume_mid_epoch(tiny_data, tmp_path):
     assert [r["lr"] for r in resumed] == [r["lr"] for r in full]
     assert sorted(os.listdir(tmp_path / "b")) == ["model_info.json", "retinaface_step6.ckpt",
                                                   "retinaface_step7.ckpt", "train_log.jsonl"]
-    from src.checkpoint import global_step, load
-    params, cfg, _ = load(str(tmp_path / "b" / "retinaface_step7.ckpt"))
+    from src.checkpoint import device_num, global_step, load
+    params, cfg, extras = load(str(tmp_path / "b" / "retinaface_step7.ckpt"))
     assert global_step(params) == 7 and cfg["backbone"] == "mobilenet0.25" and cfg["batch_size"] == 1
+    assert device_num(extras) == 1
     a_params, _, _ = load(str(tmp_path / "a" / "retinaface_step7.ckpt"))
     assert all(np.array_equal(params[k].asnumpy(), a_params[k].asnumpy()) for k in a_params)
     with open(tmp_path / "b" / "model_info.json") as f:
@@ -115,6 +119,30 @@ def test_resume_restores_the_settings_and_refuses_a_changed_flag(tiny_data, tmp_
     assert "the output folder already holds a run; continue it with --resume=auto" in capsys.readouterr().err
 
 
+def test_resume_on_another_number_of_devices_is_refused(tiny_data, tmp_path, capsys):
+    """A checkpoint stores its run's data-parallel width: resuming a 2-worker run in one process (other steps per
+    epoch, data order and schedule) is one line unless --allow_changes; checkpoints that predate it still resume."""
+    import mindspore as ms
+    import train
+    from src.checkpoint import DEVICE_NUM_KEY, save
+    from src.config import get_config
+    from src.errors import ConfigError
+    cfg = get_config("mobilenet0.25", batch_size=1, image_size=160, epoch=3)
+    ckpt = str(tmp_path / "retinaface_step4.ckpt")
+    save({"global_step": ms.Parameter(ms.Tensor([4], ms.int32))}, ckpt, cfg, extra={DEVICE_NUM_KEY: "2"})
+    args = [f"--data_path={tiny_data}", "--resume=auto"]
+    assert train.build_config(train.parse_args(args), str(tmp_path), device_num=2)[1] == ckpt
+    with pytest.raises(ConfigError) as e:
+        train.build_config(train.parse_args(args), str(tmp_path), device_num=1)
+    assert str(e.value) == (f"{ckpt}: the run trained on 2 device(s), this launch has 1: its data order and "
+                            f"schedule would change; launch 2 worker(s) or pass --allow_changes")
+    capsys.readouterr()
+    assert train.build_config(train.parse_args(args + ["--allow_changes"]), str(tmp_path), device_num=1)[1] == ckpt
+    assert "--allow_changes: devices 2 -> 1" in capsys.readouterr().out
+    save({"global_step": ms.Parameter(ms.Tensor([5], ms.int32))}, str(tmp_path / "retinaface_step5.ckpt"), cfg)
+    assert train.build_config(train.parse_args(args), str(tmp_path), device_num=1)[1].endswith("step5.ckpt")
+
+
 def test_msrun_two_workers_data_parallel(mini_data, tmp_path, free_port):
     if shutil.which("msrun", path=os.path.dirname(sys.executable)) is None:
         pytest.fail("msrun is not installed next to the interpreter (MindSpore's launcher)")
@@ -135,6 +163,8 @@ def test_msrun_two_workers_data_parallel(mini_data, tmp_path, free_port):
     # rank 0 writes the run: 2 global steps, 4 images per step
     assert [rec["step"] for rec in _log(tmp_path / "out")] == [1, 2]
     assert sorted(os.listdir(tmp_path / "out")) == ["model_info.json", "retinaface_step2.ckpt", "train_log.jsonl"]
+    from src.checkpoint import device_num, load
+    assert device_num(load(str(tmp_path / "out" / "retinaface_step2.ckpt"))[2]) == 2
     assert "4 images/step" in logs[0]
 
 

@@ -179,3 +179,29 @@ def test_scripts_use_the_repository_venv_and_report_a_missing_device(mini_data, 
 def _ms_version():
     import mindspore
     return mindspore.__version__
+
+
+FAKE_RANK = '''#!/usr/bin/env bash
+# rank 1 fails at once; rank 0 would train for minutes (exec: the pid written is the one that sleeps)
+echo "$$" > "$PIDS/rank$RANK_ID"
+if [[ "$RANK_ID" == 1 ]]; then echo "train.py: error: rank 1 cannot start" >&2; exit 3; fi
+exec sleep 300
+'''
+
+
+def test_ascend_launcher_stops_every_rank_when_one_fails(data, tmp_path):
+    """scripts/run_distribute_ascend_train.sh (one process per NPU): a rank that fails stops the others (they would
+    wait for it in HCCL) and the script exits with its status, its log's last line shown (it exited 0 before)."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_RANK)
+    fake.chmod(0o755)
+    (tmp_path / "rank_table.json").write_text("{}")
+    env = dict(os.environ, PYTHON=str(fake), PIDS=str(tmp_path))
+    r = subprocess.run(["bash", os.path.join(MODEL_DIR, "scripts", "run_distribute_ascend_train.sh"),
+                        "rank_table.json", "2", str(data)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "train.py: error: rank 1 cannot start" in r.stderr
+    rank0 = int((tmp_path / "rank0").read_text())
+    with pytest.raises(ProcessLookupError):                          # stopped, not left sleeping
+        os.kill(rank0, 0)
