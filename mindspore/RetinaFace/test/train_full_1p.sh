@@ -5,9 +5,9 @@
 #   bash test/train_full_1p.sh --data_path=DIR [--device=gpu|npu|cpu] [--device_id=N] [--output_path=DIR]
 #        [--steps=N] [--epochs=N] [--batch_size=N] [--checkpoint=CKPT] [--resume=auto|CKPT]
 #        [--backbone=mobilenet0.25] [--pretrain_path=res50_pretrain.ckpt] [any train.py flag]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/scripts/env.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse device_num "train_full_1p.sh trains on one device (data parallel: test/train_full_8p.sh)"
 build_args
 run_logged "$PYTHON" "$MODEL_DIR/train.py" "${TRAIN_ARGS[@]}"

@@ -5,9 +5,9 @@
 # python ci/make_mini_widerface.py --overfit 8 --out DIR. A fresh run unless --resume.
 #   bash test/train_overfit.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_id=N] [--output_path=DIR]
 #        [--steps=300] [--batch_size=8] [--checkpoint=CKPT] [--resume=auto|CKPT] [any train.py flag]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/scripts/env.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse device_num "train_overfit.sh trains on one device"
 refuse epochs "the overfit run's schedule is one epoch (one batch of the 8 images) per step: use --steps"
 TARGET_EASY_AP=0.8

@@ -4,9 +4,9 @@
 # graph compilation). A fresh run unless --resume.
 #   bash test/train_performance_1p.sh --data_path=DIR [--device=gpu|npu|cpu] [--device_id=N] [--steps=20]
 #        [--batch_size=N] [--output_path=DIR] [--checkpoint=CKPT] [--resume=auto|CKPT] [any train.py flag]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/scripts/env.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse device_num "train_performance_1p.sh measures one device (data parallel: test/train_performance_8p.sh)"
 STEPS="${STEPS:-20}"
 build_args

@@ -4,9 +4,9 @@
 # median step time after the first two steps). A fresh run unless --resume.
 #   bash test/train_performance_8p.sh --data_path=DIR [--device=gpu|npu|cpu] [--device_num=8] [--steps=20]
 #        [--batch_size=N] [--output_path=DIR] [--checkpoint=CKPT] [--resume=auto|CKPT] [any train.py flag]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/scripts/env.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse device_id "msrun gives worker r device r (choose devices with CUDA_VISIBLE_DEVICES / ASCEND_RT_VISIBLE_DEVICES)"
 STEPS="${STEPS:-20}"
 build_args
