@@ -58,3 +58,45 @@ def test_a_failing_worker_stops_the_launch(mini_shards, tmp_path):
     assert r.returncode == 2
     assert r.stderr.splitlines()[-1].startswith("train_full_8p.sh: error: a worker failed (exit 2), the others were "
                                                 "stopped")
+
+
+def test_ctrl_c_stops_every_worker(mini_shards, tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) on the launcher stops the workers, which a script's
+    background processes would otherwise survive (they ignore SIGINT): exit 130, no worker left running."""
+    import re
+    import signal
+    import subprocess
+    import time
+
+    p = subprocess.Popen(["bash", os.path.join(os.path.dirname(LOG_DIR), "train_full_8p.sh"),
+                          "--data_path=" + mini_shards, "--output_path=" + str(tmp_path / "out"), "--device=cpu",
+                          "--device_num=2", "--steps=100000"] + TRAIN_ARGS,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    try:
+        line = p.stdout.readline()
+        pids = [int(x) for x in re.search(r"pids ([\d ]+);", line).group(1).split()]
+        assert len(pids) == 2
+        time.sleep(2)
+        os.killpg(p.pid, signal.SIGINT)
+        assert p.wait(timeout=60) == 130
+        assert p.stderr.read().splitlines()[-1] == "train_full_8p.sh: interrupted, stopping the 2 workers"
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+    def running(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 30
+    while any(running(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in pids if running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

@@ -20,10 +20,15 @@ def test_epochs_is_refused(script, tmp_path):
 
 
 @pytest.mark.parametrize("script", ONE_DEVICE)
-def test_one_device_scripts_refuse_device_num_and_a_second_cpu(script, tmp_path):
+def test_one_device_scripts_refuse_device_num(script, tmp_path):
     r = run_sh(script, ["--data_path=%s" % tmp_path, "--device_num=2"])
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert r.stderr.startswith("%s: error: --device_num=2: %s trains on one device" % (script, script))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_refuses_a_second_cpu(script, tmp_path):
+    """--device_id names a device; the 8p scripts used to ignore it on cpu"""
     r = run_sh(script, ["--data_path=%s" % tmp_path, "--device_id=1"])
     assert (r.returncode, r.stderr) == (2, "%s: error: --device_id=1: --device=cpu has the one device 0\n" % script)
 

@@ -10,6 +10,7 @@
 
 [[ -z "$EPOCHS" ]] || die "--epochs=$EPOCHS: FaceBoxes trains to a global step, as the reference (240k steps of" \
   "batch 16): use --steps"
+[[ "$DEVICE" != cpu || "$DEVICE_ID" == 0 ]] || die "--device_id=$DEVICE_ID: --device=cpu has the one device 0"
 
 # TRAIN_ARGS: the train.py options of this run (after the script's own defaults in its arguments)
 train_args() {
@@ -30,7 +31,6 @@ one_device() {
     fi
   done
   case "$DEVICE" in
-    cpu) [[ "$DEVICE_ID" == 0 ]] || die "--device_id=$DEVICE_ID: --device=cpu has the one device 0" ;;
     gpu) export CUDA_VISIBLE_DEVICES="$DEVICE_ID" ;;
     npu) export ASCEND_DEVICE_ID="$DEVICE_ID" DEVICE_ID="$DEVICE_ID" ;;
   esac
@@ -97,6 +97,11 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$n")
   if [[ "$DEVICE" == cpu ]] && ! printf '%s\n' "$@" | grep -q '^--threads='; then
     extra=(--threads="$(( $(nproc) / n > 0 ? $(nproc) / n : 1 ))")   # the cores shared by the local workers
   fi
+  # Ctrl-C or a TERM (a scheduler's time limit) stops the workers too: started in the background by a script, they
+  # ignore SIGINT, and nothing else would end them
+  trap 'trap - INT TERM; echo "$SCRIPT_NAME.sh: interrupted, stopping the $n workers" >&2
+        kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 130' INT
+  trap 'trap - INT TERM; kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 143' TERM
   for ((i = 0; i < n; i++)); do
     log="$LOG_DIR/${SCRIPT_NAME}_rank$i.log"
     if [[ "$DEVICE" == npu ]]; then
@@ -126,6 +131,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$n")
       "$LOG_DIR/${SCRIPT_NAME}_rank*.log" >&2
     exit "$rc"
   fi
+  trap - INT TERM
   cat "$LOG_DIR/${SCRIPT_NAME}_rank0.log" >>"$LOG_FILE"
   tail -n 4 "$LOG_DIR/${SCRIPT_NAME}_rank0.log"
 }
