@@ -37,17 +37,16 @@ one_device() {
 }
 
 # shards_of DATA OUT_DIR [NUM_SHARDS]: sets SHARDS to a folder of training shards: DATA itself (or DATA/train_shards)
-# when it holds *.tfrecords, else the WIDER FACE layout DATA converted into OUT_DIR (once; 150 shards as the reference)
+# when it holds *.tfrecords, else the WIDER FACE layout DATA converted into OUT_DIR (once: a finished conversion of the
+# same annotations is reused, an interrupted one or one of other data is redone; 150 shards as the reference)
 shards_of() {
   local data="$1" out="$2" num="${3:-150}"
   if compgen -G "$data/*.tfrecords" >/dev/null || compgen -G "$data/train_shards/*.tfrecords" >/dev/null; then
     SHARDS="$data"
   elif [[ -d "$data/WIDER_train/images" ]]; then
     SHARDS="$out"
-    if ! compgen -G "$out/*.tfrecords" >/dev/null; then
-      run_logged "$PYTHON" "$MODEL_DIR/src/preparedata/create_tfrecords.py" --data_path="$data" --split=train \
-        --output_dir="$out" --num_shards="$num" --workers=2
-    fi
+    run_logged "$PYTHON" "$MODEL_DIR/src/preparedata/create_tfrecords.py" --data_path="$data" --split=train \
+      --output_dir="$out" --num_shards="$num" --workers=2 --reuse
   else
     die "--data_path=$data holds neither *.tfrecords shards nor the WIDER FACE layout (WIDER_train/images)"
   fi
