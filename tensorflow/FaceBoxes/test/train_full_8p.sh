@@ -8,6 +8,7 @@
 #        [--output_path=DIR] [--steps=N] [--batch_size=B] [--checkpoint=CKPT | --resume=auto|CKPT] [train.py options]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
+require_devices "$DEVICE_NUM"
 : >"$LOG_FILE"
 shards_of "$DATA_PATH" "$OUTPUT_PATH/train_shards"
 train_args --data_path="$SHARDS"

@@ -6,6 +6,7 @@
 #        [--batch_size=16] [--image_size=1024] [--output_path=DIR]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
+require_devices "$DEVICE_NUM"
 : >"$LOG_FILE"
 STEPS="${STEPS:-20}"
 shards_of "$DATA_PATH" "$OUTPUT_PATH/train_shards" 16

@@ -59,3 +59,23 @@ def test_modelarts_entry_obs_url_without_moxing(capsys):
     assert (r.returncode, r.stderr) == (2, "modelarts_entry.py: error: obs://bucket/wider is an OBS URL but moxing "
                                            "(ModelArts' file library) is not installed: run on ModelArts, or give "
                                            "local folders\n")
+
+
+NO_GPU = "--device gpu: no GPU visible to TensorFlow (found CPU:0, and this TensorFlow build has no CUDA support; " \
+    "CUDA_VISIBLE_DEVICES="
+NO_NPU = "--device npu: the Ascend TF adapter (npu_bridge) is not installed; found a CPU only"
+
+
+@pytest.mark.parametrize("script,args,message", [
+    ("train_full_8p.sh", ["--device=gpu", "--device_num=2"], NO_GPU),
+    ("train_performance_8p.sh", ["--device=npu"], NO_NPU),
+    ("train_full_1p.sh", ["--device=gpu"], NO_GPU + "0)"),
+    ("train_smoke.sh", ["--device=npu"], NO_NPU)])
+def test_a_missing_device_is_one_line_before_anything_runs(script, args, message, mini_data, tmp_path):
+    """issue 13 #2 through the scripts (this machine has neither): one line and exit 2 before the data conversion,
+    not one error per worker after it"""
+    r = run_sh(script, ["--data_path=" + mini_data, "--output_path=" + str(tmp_path / "out")] + args,
+               cwd=str(tmp_path), timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("%s: error: %s" % (script, message))
+    assert not (tmp_path / "out" / "train_shards").exists()

@@ -12,6 +12,16 @@
   "batch 16): use --steps"
 [[ "$DEVICE" != cpu || "$DEVICE_ID" == 0 ]] || die "--device_id=$DEVICE_ID: --device=cpu has the one device 0"
 
+# require_devices N: N devices of --device (gpu / npu) are there, or one line and exit 2 (before any conversion)
+require_devices() {
+  [[ "$DEVICE" != cpu ]] || return 0
+  "$PYTHON" -c 'import sys
+from src.device import require_devices
+from src.errors import run_cli
+sys.exit(run_cli(lambda a: require_devices(a[0], int(a[1])), sys.argv[3], sys.argv[1:3]))' \
+    "$DEVICE" "$1" "$SCRIPT_NAME.sh" || exit
+}
+
 # TRAIN_ARGS: the train.py options of this run (after the script's own defaults in its arguments)
 train_args() {
   TRAIN_ARGS=(--device="$DEVICE" --output_path="$OUTPUT_PATH" "$@")
@@ -34,6 +44,7 @@ one_device() {
     gpu) export CUDA_VISIBLE_DEVICES="$DEVICE_ID" ;;
     npu) export ASCEND_DEVICE_ID="$DEVICE_ID" DEVICE_ID="$DEVICE_ID" ;;
   esac
+  require_devices 1
 }
 
 # shards_of DATA OUT_DIR [NUM_SHARDS]: sets SHARDS to a folder of training shards: DATA itself (or DATA/train_shards)
