@@ -239,6 +239,24 @@ def from_dict(d, source="configuration", base=None):
         raise ConfigError("%s: expected a JSON object with model_params / input_pipeline_params / architecture"
                           % source)
     cfg = copy.deepcopy(base) if base is not None else default_config()
+    _merge(cfg, d, source)
+    mp = cfg["model_params"]
+    if len(mp["lr_values"]) != len(mp["lr_boundaries"]) + 1:
+        raise ConfigError("%s: model_params.lr_values needs one value more than lr_boundaries (%d and %d given)"
+                          % (source, len(mp["lr_values"]), len(mp["lr_boundaries"])))
+    return cfg
+
+
+def check_partial(d, source):
+    """Validate a partial configuration on its own (sections, settings and their values; the rules across settings
+    are checked once it is merged), so that an error names where it was given (a --config file, a flag)."""
+    if not isinstance(d, dict):
+        raise ConfigError("%s: expected a JSON object with model_params / input_pipeline_params / architecture"
+                          % source)
+    _merge(default_config(), d, source)
+
+
+def _merge(cfg, d, source):
     for section, values in d.items():
         if section not in _SCHEMA:
             raise ConfigError("%s: unknown section %r (known: %s)" % (source, section, ", ".join(sorted(_SCHEMA))))
@@ -255,11 +273,6 @@ def from_dict(d, source="configuration", base=None):
         else:
             for key, value in values.items():
                 cfg[section][key] = _checked(section, key, value, source)
-    mp = cfg["model_params"]
-    if len(mp["lr_values"]) != len(mp["lr_boundaries"]) + 1:
-        raise ConfigError("%s: model_params.lr_values needs one value more than lr_boundaries (%d and %d given)"
-                          % (source, len(mp["lr_values"]), len(mp["lr_boundaries"])))
-    return cfg
 
 
 def to_dict(cfg):
