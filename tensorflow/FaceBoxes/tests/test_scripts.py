@@ -79,3 +79,18 @@ def test_a_missing_device_is_one_line_before_anything_runs(script, args, message
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("%s: error: %s" % (script, message))
     assert not (tmp_path / "out" / "train_shards").exists()
+
+
+def test_requirements_name_only_package_index_distributions():
+    """pip install -r requirements.txt on a fresh machine: a line naming the zoo's own widerface_eval (not on PyPI)
+    made it fail with 'No matching distribution found'; the README's install line adds it from the repository"""
+    import glob
+    import re
+
+    local = set()
+    for pyproject in glob.glob(os.path.join(MODEL_DIR, "..", "..", "common", "*", "pyproject.toml")):
+        local.update(re.findall(r'^name = "([^"]+)"', open(pyproject).read(), re.M))
+    assert "widerface_eval" in local
+    names = [re.match(r"[A-Za-z0-9_.-]+", line.split("#")[0].strip()).group(0)
+             for line in open(os.path.join(MODEL_DIR, "requirements.txt")) if line.split("#")[0].strip()]
+    assert names and not {n.lower().replace("-", "_") for n in names} & {n.lower() for n in local}
