@@ -94,3 +94,15 @@ def test_requirements_name_only_package_index_distributions():
     names = [re.match(r"[A-Za-z0-9_.-]+", line.split("#")[0].strip()).group(0)
              for line in open(os.path.join(MODEL_DIR, "requirements.txt")) if line.split("#")[0].strip()]
     assert names and not {n.lower().replace("-", "_") for n in names} & {n.lower() for n in local}
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_is_the_scripts_header_and_the_common_options(script):
+    """--help printed the whole script (common.sh shows a script's comment lines up to its 'set -euo pipefail')"""
+    r = run_sh(script, ["--help"])
+    header = [line for line in open(os.path.join(MODEL_DIR, "test", script)).read().splitlines()[1:]
+              if line.startswith("#")]
+    out = r.stdout.splitlines()
+    assert r.returncode == 0 and out[:len(header)] == header
+    assert all(line.startswith("#") for line in out) and "#   --data_path=DIR        required: the data set root " \
+        "(the model README says which layout)" in out
