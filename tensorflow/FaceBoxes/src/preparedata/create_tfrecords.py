@@ -136,7 +136,7 @@ def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None
                 and all(os.path.isfile(os.path.join(output_dir, n)) for n in done["shards"]):
             print("%s: reusing the finished conversion of %s (%d shards)" % (output_dir, data_path, num_shards),
                   flush=True)
-            return {"images": done["images"], "boxes": done["boxes"], "shards": num_shards}
+            return {"images": done["images"], "boxes": done["boxes"], "shards": num_shards, "reused": True}
     os.makedirs(output_dir, exist_ok=True)
     manifest = dict(source, shards=names, complete=False)
     write_json_atomic(os.path.join(output_dir, MANIFEST), manifest)
@@ -188,7 +188,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     stats = convert(args.data_path, args.split, args.output_dir, args.num_shards, args.workers, args.max_images,
                     reuse=args.reuse)
-    print("wrote %(images)d images, %(boxes)d boxes into %(shards)d shards" % stats + " in %s" % args.output_dir)
+    if not stats.get("reused"):
+        print("wrote %(images)d images, %(boxes)d boxes into %(shards)d shards" % stats + " in %s" % args.output_dir)
     return 0
 
 
