@@ -11,7 +11,7 @@ def find_shards(data_path):
     """Shards in DATA/train_shards/ (the Ascend port's layout) or directly in DATA; clear error if none. A folder
     written by src.preparedata.create_tfrecords gives the shards its conversion.json lists, and only when that
     conversion finished."""
-    from src.preparedata.create_tfrecords import MANIFEST, read_manifest
+    from src.preparedata.manifest import MANIFEST, read_manifest
 
     if not data_path:
         raise DataError("--data_path is required")

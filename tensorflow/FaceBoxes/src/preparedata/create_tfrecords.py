@@ -17,7 +17,6 @@ of the same annotations into the same number of shards instead of converting aga
 """
 import argparse
 import hashlib
-import json
 import multiprocessing
 import os
 import sys
@@ -29,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from src.errors import DataError, run_cli  # noqa: E402
 from src.fileio import write_json_atomic  # noqa: E402
 from src.image_io import read_image  # noqa: E402
+from src.preparedata.manifest import MANIFEST, read_manifest  # noqa: E402
 from src.preparedata.wider import read_bbx_gt  # noqa: E402
 
 
@@ -87,24 +87,6 @@ def _write_shard(job):
     except DataError as e:
         return shard_path, len(items), n_boxes, str(e)
     return shard_path, len(items), n_boxes, None
-
-
-MANIFEST = "conversion.json"
-
-
-def read_manifest(folder):
-    """The ``conversion.json`` of a shard folder, or None when it has none."""
-    path = os.path.join(folder, MANIFEST)
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
-            raise ValueError("no list of shards")
-    except ValueError as e:
-        raise DataError("%s: not a shard list of src.preparedata.create_tfrecords (%s)" % (path, e)) from None
-    return manifest
 
 
 def _sha256(path):
