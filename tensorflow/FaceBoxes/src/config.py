@@ -256,6 +256,16 @@ def check_partial(d, source):
     _merge(default_config(), d, source)
 
 
+def postprocessing_overrides(score_threshold=None, iou_threshold=None, max_boxes=None):
+    """``model_params`` overrides of the post-processing given as flags (``None`` = the checkpoint's), each
+    validated under its flag's name (``--score_threshold=2.0: ... must be <= 1``)."""
+    given = {"score_threshold": score_threshold, "iou_threshold": iou_threshold, "max_boxes": max_boxes}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    for key, value in overrides.items():
+        check_partial({"model_params": {key: value}}, "--%s=%s" % (key, value))
+    return overrides
+
+
 def _merge(cfg, d, source):
     for section, values in d.items():
         if section not in _SCHEMA:
