@@ -54,6 +54,14 @@ def test_run_files_and_global_steps(reference_run):
     assert info["config"]["input_pipeline_params"]["batch_size"] == 4
     names = sorted(f for f in os.listdir(reference_run) if f.endswith(".index"))
     assert names == ["model.ckpt-%d.index" % i for i in range(1, 5)]
+    # TensorBoard: the graph once (it was written three times, ~14 MB a launch), the scalars of every step here
+    from src.tf_compat import tf
+
+    events = [e for f in os.listdir(reference_run) if f.startswith("events.out.tfevents.")
+              for e in tf.train.summary_iterator(os.path.join(reference_run, f))]
+    assert sum(bool(e.graph_def) for e in events) == 1 and not any(e.meta_graph_def for e in events)
+    losses = {e.step: v.simple_value for e in events for v in e.summary.value if v.tag == "total_loss"}
+    assert sorted(losses) == [1] and losses[1] == pytest.approx(log[0]["loss"], rel=1e-6)
 
 
 def test_exact_resume_global_steps_and_keep_last(resumed_run, reference_run):
