@@ -111,7 +111,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$n")
   # ignore SIGINT, and nothing else would end them
   trap 'trap - INT TERM; echo "$SCRIPT_NAME.sh: interrupted, stopping the $n workers" >&2
         kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 130' INT
-  trap 'trap - INT TERM; kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 143' TERM
+  trap 'trap - INT TERM; echo "$SCRIPT_NAME.sh: terminated, stopping the $n workers" >&2
+        kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 143' TERM
   for ((i = 0; i < n; i++)); do
     log="$LOG_DIR/${SCRIPT_NAME}_rank$i.log"
     if [[ "$DEVICE" == npu ]]; then
