@@ -67,6 +67,10 @@ def main(argv=None):
         raise ConfigError("--data_path is required (the WIDER FACE root)")
     if not args.checkpoint:
         raise ConfigError("--checkpoint is required (a checkpoint prefix or a run folder)")
+    if args.image_size is not None and args.image_size < 1:
+        raise ConfigError("--image_size=%d: must be at least 1 (leave it out for the native size)" % args.image_size)
+    if args.max_images is not None and args.max_images < 1:
+        raise ConfigError("--max_images=%d: must be at least 1 (leave it out for every image)" % args.max_images)
     images = list_val_images(args.data_path)
     gt_dir = None if args.no_eval else find_gt_dir(args.data_path, args.gt_dir)
     if args.max_images:
@@ -77,7 +81,7 @@ def main(argv=None):
     from src.engine import evaluate
     from src.inference import Predictor
 
-    resize = (args.image_size, args.image_size) if args.image_size else None
+    resize = (args.image_size, args.image_size) if args.image_size is not None else None
     predictor = Predictor(args.checkpoint, args.score_threshold, args.iou_threshold, args.max_boxes, resize,
                           device=args.device)
     pred_dir = os.path.join(args.output_path, "predictions")

@@ -25,14 +25,13 @@ PARITY_ATOL = 1e-4   # normalised box coordinates and scores
 def export(checkpoint, output_dir, score_threshold=None, iou_threshold=None, max_boxes=None):
     """Write OUTPUT_DIR/saved_model/ and OUTPUT_DIR/model.pb; returns their paths."""
     from src.checkpoint import read_config, resolve_checkpoint
-    from src.config import from_dict
+    from src.config import from_dict, postprocessing_overrides
     from src.fileio import write_bytes_atomic
     from src.inference import OUTPUT_NAMES, build_inference_graph
     from src.tf_compat import tf
 
+    overrides = postprocessing_overrides(score_threshold, iou_threshold, max_boxes)
     prefix = resolve_checkpoint(checkpoint)
-    overrides = {k: v for k, v in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold),
-                                   ("max_boxes", max_boxes)) if v is not None}
     cfg = from_dict({"model_params": overrides}, source="export.py", base=read_config(prefix))
     os.makedirs(output_dir, exist_ok=True)
     sm_dir = os.path.join(output_dir, "saved_model")

@@ -62,20 +62,23 @@ def parse_args(argv=None):
 def requested_settings(args):
     """The settings this command asks for: the --config file, then the flags given. Returns (partial config dict,
     {"section.key": where it was asked})."""
-    from src.config import load_config_file
+    from src.config import check_partial, load_config_file
 
     partial, origin = {}, {}
     if args.config:
-        for section, values in load_config_file(args.config).items():
+        loaded = load_config_file(args.config)
+        check_partial(loaded, args.config)   # an error names the file
+        for section, values in loaded.items():
             partial[section] = dict(values) if isinstance(values, dict) else values
             if isinstance(values, dict):
                 origin.update({"%s.%s" % (section, k): "--config %s" % args.config for k in values})
     for flag, (section, key, convert) in FLAG_SETTINGS.items():
         value = getattr(args, flag)
         if value is not None:
+            where = "--no_augmentation" if flag == "augmentation" else "--%s=%s" % (flag, value)
+            check_partial({section: {key: convert(value)}}, where)   # an error names the flag
             partial.setdefault(section, {})[key] = convert(value)
-            origin["%s.%s" % (section, key)] = "--no_augmentation" if flag == "augmentation" else \
-                "--%s=%s" % (flag, value)
+            origin["%s.%s" % (section, key)] = where
     return partial, origin
 
 
@@ -86,6 +89,7 @@ def resolve_run(args, num_workers):
     from src.config import differences, from_dict
 
     partial, origin = requested_settings(args)
+    given = "--config %s and the flags" % args.config if args.config else "the flags"
     if "num_workers" not in partial.get("input_pipeline_params", {}):
         partial.setdefault("input_pipeline_params", {})["num_workers"] = num_workers
         origin["input_pipeline_params.num_workers"] = "TF_CONFIG (%d worker(s))" % num_workers
@@ -112,7 +116,7 @@ def resolve_run(args, num_workers):
         init_from = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
         if init_from and "architecture" not in partial:
             base = from_dict({"architecture": read_config(init_from)["architecture"]})
-        cfg = from_dict(partial, source="the flags", base=base)
+        cfg = from_dict(partial, source=given, base=base)
         if init_from:
             check_architecture(init_from, read_config(init_from), cfg, "--checkpoint")
         start_step = 0
@@ -120,7 +124,7 @@ def resolve_run(args, num_workers):
         init_from = None
         stored = read_config(resume_from)
         start_step = global_step_of(resume_from)
-        cfg = from_dict(partial, source="the flags", base=stored)
+        cfg = from_dict(partial, source=given, base=stored)
         check_architecture(resume_from, stored, cfg, "the resumed run")
         changes = [d for d in differences(stored, cfg) if d[0] != "model_params.num_steps"]
         for key, old, new in changes:

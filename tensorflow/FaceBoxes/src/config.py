@@ -239,6 +239,34 @@ def from_dict(d, source="configuration", base=None):
         raise ConfigError("%s: expected a JSON object with model_params / input_pipeline_params / architecture"
                           % source)
     cfg = copy.deepcopy(base) if base is not None else default_config()
+    _merge(cfg, d, source)
+    mp = cfg["model_params"]
+    if len(mp["lr_values"]) != len(mp["lr_boundaries"]) + 1:
+        raise ConfigError("%s: model_params.lr_values needs one value more than lr_boundaries (%d and %d given)"
+                          % (source, len(mp["lr_values"]), len(mp["lr_boundaries"])))
+    return cfg
+
+
+def check_partial(d, source):
+    """Validate a partial configuration on its own (sections, settings and their values; the rules across settings
+    are checked once it is merged), so that an error names where it was given (a --config file, a flag)."""
+    if not isinstance(d, dict):
+        raise ConfigError("%s: expected a JSON object with model_params / input_pipeline_params / architecture"
+                          % source)
+    _merge(default_config(), d, source)
+
+
+def postprocessing_overrides(score_threshold=None, iou_threshold=None, max_boxes=None):
+    """``model_params`` overrides of the post-processing given as flags (``None`` = the checkpoint's), each
+    validated under its flag's name (``--score_threshold=2.0: ... must be <= 1``)."""
+    given = {"score_threshold": score_threshold, "iou_threshold": iou_threshold, "max_boxes": max_boxes}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    for key, value in overrides.items():
+        check_partial({"model_params": {key: value}}, "--%s=%s" % (key, value))
+    return overrides
+
+
+def _merge(cfg, d, source):
     for section, values in d.items():
         if section not in _SCHEMA:
             raise ConfigError("%s: unknown section %r (known: %s)" % (source, section, ", ".join(sorted(_SCHEMA))))
@@ -255,11 +283,6 @@ def from_dict(d, source="configuration", base=None):
         else:
             for key, value in values.items():
                 cfg[section][key] = _checked(section, key, value, source)
-    mp = cfg["model_params"]
-    if len(mp["lr_values"]) != len(mp["lr_boundaries"]) + 1:
-        raise ConfigError("%s: model_params.lr_values needs one value more than lr_boundaries (%d and %d given)"
-                          % (source, len(mp["lr_values"]), len(mp["lr_boundaries"])))
-    return cfg
 
 
 def to_dict(cfg):

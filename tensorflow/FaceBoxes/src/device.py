@@ -35,6 +35,17 @@ def check_device(device):
     raise DeviceError("unknown device %r (cpu, gpu or npu)" % device)
 
 
+def require_devices(device, count):
+    """``count`` devices of ``device`` for as many data-parallel workers (test/train_*_8p.sh asks before it starts
+    them, so that a missing device is one line, not one error per worker after the data conversion)."""
+    check_device(device)
+    if device == "gpu":
+        gpus = len(tf.config.experimental.list_physical_devices("GPU"))
+        if gpus < count:
+            raise DeviceError("--device gpu: %d worker(s) need %d GPUs, TensorFlow sees %d (CUDA_VISIBLE_DEVICES=%s)"
+                              % (count, count, gpus, os.environ.get("CUDA_VISIBLE_DEVICES", "unset")))
+
+
 def session_config(device="cpu", precision_mode="allow_mix_precision", threads=None):
     """A tf.ConfigProto for cpu / gpu / npu (Ascend: NpuOptimizer custom op, precision_mode, remapping off).
     threads: intra- and inter-op thread count (default: TensorFlow's choice)."""

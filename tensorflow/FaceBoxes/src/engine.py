@@ -133,7 +133,8 @@ def train(cfg, shards, output_path, start_step, resume_from=None, init_from=None
         # every step, so TensorFlow prepares one executor (a second one costs seconds of graph optimisation)
         fetch = {k: t[k] for k in ("train_op", "total", "loc", "cls", "reg", "lr")}
         fetch["summary"] = tf.summary.merge_all()
-        writer = tf.summary.FileWriterCache.get(output_path) if is_chief else None
+        # the graph once per launch (FileWriterCache's writer would add it twice more, with a meta graph: ~10 MB)
+        writer = tf.summary.FileWriter(output_path) if is_chief else None
         if writer is not None:
             writer.add_graph(graph)
         log = StepLog(os.path.join(output_path, "train_log.jsonl"), resume_step=start_step) if is_chief else None
@@ -177,7 +178,7 @@ def train(cfg, shards, output_path, start_step, resume_from=None, init_from=None
             if log is not None:
                 log.close()
             if writer is not None:
-                writer.flush()
+                writer.close()
     if secs:
         rest = secs[WARMUP_STEPS:] or secs[-1:]
         sec = statistics.median(rest)

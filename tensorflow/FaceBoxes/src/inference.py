@@ -42,9 +42,10 @@ class Predictor(object):
 
     def __init__(self, checkpoint, score_threshold=None, iou_threshold=None, max_boxes=None, resize_to=None,
                  device="cpu", threads=None):
-        from src.config import from_dict
+        from src.config import from_dict, postprocessing_overrides
         from src.device import session_config
 
+        overrides = postprocessing_overrides(score_threshold, iou_threshold, max_boxes)
         config = session_config(device, threads=threads)
         self.score_threshold = None
         self.graph = tf.Graph()
@@ -61,8 +62,6 @@ class Predictor(object):
             self.sess = tf.Session(graph=self.graph, config=config)
             return
         self.source = resolve_checkpoint(checkpoint)
-        overrides = {k: v for k, v in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold),
-                                       ("max_boxes", max_boxes)) if v is not None}
         self.config = from_dict({"model_params": overrides}, source="Predictor", base=read_config(self.source))
         with self.graph.as_default():
             self.image_tensor, self.outputs = build_inference_graph(self.config, resize_to)

@@ -4,6 +4,7 @@
 # OUTPUT/train_shards) or a folder of *.tfrecords shards. Checkpoints and run files go to --output_path.
 #   bash test/train_full_1p.sh --data_path=DATA [--output_path=DIR] [--steps=N] [--batch_size=B]
 #        [--device=cpu|gpu|npu] [--device_id=N] [--checkpoint=CKPT | --resume=auto|CKPT] [train.py options]
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
 one_device "$@"

@@ -6,8 +6,10 @@
 # the 1-process step with batch N x --batch_size. Worker i logs to test/output/train_full_8p_rank<i>.log.
 #   bash test/train_full_8p.sh --data_path=DATA [--device=cpu|gpu|npu] [--device_num=N] [--device_id=FIRST]
 #        [--output_path=DIR] [--steps=N] [--batch_size=B] [--checkpoint=CKPT | --resume=auto|CKPT] [train.py options]
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
+require_devices "$DEVICE_NUM"
 : >"$LOG_FILE"
 shards_of "$DATA_PATH" "$OUTPUT_PATH/train_shards"
 train_args --data_path="$SHARDS"

@@ -5,6 +5,7 @@
 # with it first.
 #   bash test/train_overfit.sh --data_path=DATA [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=300]
 #        [--batch_size=8]
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
 one_device "$@"

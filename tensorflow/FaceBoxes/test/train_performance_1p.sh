@@ -3,6 +3,7 @@
 # after the first 2 steps, data loading included). Defaults: 20 steps, batch 16, 1024x1024 (the reference's).
 #   bash test/train_performance_1p.sh --data_path=DATA [--steps=20] [--batch_size=16] [--image_size=1024]
 #        [--device=cpu|gpu|npu] [--device_id=N] [--output_path=DIR]
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
 one_device "$@"

@@ -4,8 +4,10 @@
 # Defaults: 20 steps, batch 16 per worker, 1024x1024.
 #   bash test/train_performance_8p.sh --data_path=DATA [--device=cpu|gpu|npu] [--device_num=N] [--steps=20]
 #        [--batch_size=16] [--image_size=1024] [--output_path=DIR]
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
+require_devices "$DEVICE_NUM"
 : >"$LOG_FILE"
 STEPS="${STEPS:-20}"
 shards_of "$DATA_PATH" "$OUTPUT_PATH/train_shards" 16

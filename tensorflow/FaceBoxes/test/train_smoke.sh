@@ -3,6 +3,7 @@
 # evaluation of the result at native size, then ci/smoke.py --summarize writes OUTPUT_PATH/smoke_result.json.
 #   bash test/train_smoke.sh --data_path=DATA [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=30]
 #        [--batch_size=4] [--image_size=384]
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$MODEL_DIR/test/lib/faceboxes.sh"
 one_device "$@"

@@ -74,3 +74,35 @@ def test_converter_reports_missing_layout(tmp_path, capsys):
                                                       str(tmp_path / "s")], capsys)
     assert r.returncode == 2 and r.stderr == "src.preparedata.create_tfrecords.py: error: %s: image folder not " \
         "found (expected the official WIDER FACE layout)\n" % (tmp_path / "WIDER_train" / "images")
+
+
+def test_shard_folder_lists_its_conversion(tmp_path, capsys):
+    """conversion.json: training reads the shards of the last finished conversion (not those an earlier conversion
+    into more shards left in the folder); --reuse keeps a finished conversion of the same annotations and redoes one
+    whose annotations changed."""
+    import json
+
+    from src.input_pipeline import find_shards
+    from src.preparedata.create_tfrecords import convert
+
+    make_wider_layout(str(tmp_path), num_images=5)
+    out = tmp_path / "shards"
+    convert(str(tmp_path), "train", str(out), num_shards=4, workers=1, progress=False)
+    assert find_shards(str(out)) == [str(out / ("shard-%04d.tfrecords" % k)) for k in range(4)]
+    convert(str(tmp_path), "train", str(out), num_shards=2, workers=1, progress=False)
+    assert len(list(out.glob("*.tfrecords"))) == 4       # the earlier conversion's shards 2, 3 are still there
+    assert find_shards(str(out)) == [str(out / ("shard-%04d.tfrecords" % k)) for k in range(2)]
+    manifest = json.loads((out / "conversion.json").read_text())
+    assert (manifest["complete"], manifest["images"], manifest["num_shards"]) == (True, 5, 2)
+
+    before = (out / "shard-0000.tfrecords").stat().st_mtime_ns
+    capsys.readouterr()
+    assert convert(str(tmp_path), "train", str(out), num_shards=2, workers=1, progress=False, reuse=True) == \
+        {"images": 5, "boxes": manifest["boxes"], "shards": 2, "reused": True}
+    assert "reusing the finished conversion" in capsys.readouterr().out
+    assert (out / "shard-0000.tfrecords").stat().st_mtime_ns == before
+    gt = tmp_path / "wider_face_split" / "wider_face_train_bbx_gt.txt"
+    lines = gt.read_text().splitlines(keepends=True)
+    gt.write_text("".join(lines[:-3]))                   # the last image (0 faces: 3 lines) is no longer listed
+    assert convert(str(tmp_path), "train", str(out), num_shards=2, workers=1, progress=False, reuse=True)["images"] == 4
+    assert "reusing" not in capsys.readouterr().out

@@ -58,3 +58,54 @@ def test_a_failing_worker_stops_the_launch(mini_shards, tmp_path):
     assert r.returncode == 2
     assert r.stderr.splitlines()[-1].startswith("train_full_8p.sh: error: a worker failed (exit 2), the others were "
                                                 "stopped")
+
+
+@pytest.mark.parametrize("how", ["ctrl_c", "term"])
+def test_interrupting_the_launcher_stops_every_worker(how, mini_shards, tmp_path):
+    """Ctrl-C in a terminal (SIGINT to the process group) or a TERM to the launcher alone (a scheduler's limit)
+    stops the workers, which a script's background processes would otherwise survive (they ignore SIGINT, and a TERM
+    reaches the launcher only): exit 130 / 143, no worker left running."""
+    import re
+    import signal
+    import subprocess
+    import time
+
+    def like_a_terminal():   # SIGINT as a terminal gives it (a CI job started in the background ignores it)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    p = subprocess.Popen(["bash", os.path.join(os.path.dirname(LOG_DIR), "train_full_8p.sh"),
+                          "--data_path=" + mini_shards, "--output_path=" + str(tmp_path / "out"), "--device=cpu",
+                          "--device_num=2", "--steps=100000"] + TRAIN_ARGS,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=like_a_terminal, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    try:
+        line = p.stdout.readline()
+        pids = [int(x) for x in re.search(r"pids ([\d ]+);", line).group(1).split()]
+        assert len(pids) == 2
+        time.sleep(2)
+        if how == "ctrl_c":
+            os.killpg(p.pid, signal.SIGINT)
+        else:
+            os.kill(p.pid, signal.SIGTERM)
+        assert p.wait(timeout=60) == {"ctrl_c": 130, "term": 143}[how]
+        assert p.stderr.read().splitlines()[-1] == "train_full_8p.sh: %s, stopping the 2 workers" \
+            % {"ctrl_c": "interrupted", "term": "terminated"}[how]
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+    def running(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 30
+    while any(running(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in pids if running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

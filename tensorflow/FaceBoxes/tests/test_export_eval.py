@@ -96,3 +96,25 @@ def test_eval_without_data_path_or_layout(tmp_path, capsys):
     r = run_main("eval", ["--checkpoint", "x", "--data_path", str(tmp_path)], capsys)
     assert (r.returncode, r.stderr) == (2, "eval.py: error: %s: WIDER val image folder not found (expected "
                                            "DATA/WIDER_val/images)\n" % (tmp_path / "WIDER_val" / "images"))
+
+
+@pytest.mark.parametrize("module,argv,message", [
+    ("eval", ["--image_size", "-5"], "--image_size=-5: must be at least 1 (leave it out for the native size)"),
+    ("eval", ["--image_size", "0"], "--image_size=0: must be at least 1 (leave it out for the native size)"),
+    ("eval", ["--max_images", "-1"], "--max_images=-1: must be at least 1 (leave it out for every image)"),
+    ("eval", ["--score_threshold", "2"], "--score_threshold=2.0: model_params.score_threshold = 2.0 must be <= 1"),
+    ("eval", ["--max_boxes", "0"], "--max_boxes=0: model_params.max_boxes = 0 must be >= 1"),
+    ("demo", ["--score_threshold", "-0.5"], "--score_threshold=-0.5: model_params.score_threshold = -0.5 must be "
+                                            ">= 0"),
+    ("export", ["--iou_threshold", "0"], "--iou_threshold=0.0: model_params.iou_threshold = 0.0 must be > 0"),
+])
+def test_bad_flag_values_are_one_line_naming_the_flag(module, argv, message, converted_ckpt, shared_dir, mini_data,
+                                                      tmp_path, capsys):
+    """a negative --image_size was a TensorFlow traceback, --max_images -1 silently left out the last image, a
+    threshold out of range was reported as 'Predictor: ...'"""
+    args = {"demo": ["--image", os.path.join(shared_dir, "data", "real_photos", "obama.jpg")],
+            "eval": ["--data_path", mini_data, "--output_path", str(tmp_path / "ev")],
+            "export": ["--output_dir", str(tmp_path / "ex")]}[module]
+    r = run_main(module, args + ["--checkpoint", converted_ckpt] + argv, capsys)
+    assert (r.returncode, r.stderr) == (2, "%s.py: error: %s\n" % (module, message))
+    assert not any(os.path.exists(tmp_path / d) for d in ("ev", "ex"))

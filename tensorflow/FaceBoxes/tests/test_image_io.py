@@ -1,6 +1,7 @@
 """Images in: read_image's channel order, and a file that does not decode completely is a DataError naming it, in
 demo.py, eval.py and the training data (the TFRecord converter and a bad record in the shards)."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -51,8 +52,15 @@ def test_converter_names_the_truncated_jpeg_and_writes_the_good_shards(tmp_path,
     assert r.returncode == 2 and "Traceback" not in r.stderr   # the progress bar, then one line
     assert r.stderr.splitlines()[-1].startswith("src.preparedata.create_tfrecords.py: error: %s: truncated JPEG"
                                                 % (tmp_path / "WIDER_train" / "images" / "0--Ev" / "img_1.jpg"))
-    # the good shards were written, the bad one left no partial file
-    assert sorted(os.listdir(tmp_path / "shards")) == ["shard-0000.tfrecords", "shard-0002.tfrecords"]
+    # the good shards were written, the bad one left no partial file; the folder says the conversion did not finish,
+    # so training refuses it instead of reading two thirds of the data
+    assert sorted(os.listdir(tmp_path / "shards")) == ["conversion.json", "shard-0000.tfrecords",
+                                                       "shard-0002.tfrecords"]
+    from src.input_pipeline import find_shards
+
+    with pytest.raises(DataError, match=r"^%s: the conversion into this folder did not finish"
+                                        % re.escape(str(tmp_path / "shards" / "conversion.json"))):
+        find_shards(str(tmp_path / "shards"))
 
 
 def test_demo_and_eval_name_a_truncated_image_and_keep_what_was_written(converted_ckpt, shared_dir, tmp_path,

@@ -54,6 +54,14 @@ def test_run_files_and_global_steps(reference_run):
     assert info["config"]["input_pipeline_params"]["batch_size"] == 4
     names = sorted(f for f in os.listdir(reference_run) if f.endswith(".index"))
     assert names == ["model.ckpt-%d.index" % i for i in range(1, 5)]
+    # TensorBoard: the graph once (it was written three times, ~14 MB a launch), the scalars of every step here
+    from src.tf_compat import tf
+
+    events = [e for f in os.listdir(reference_run) if f.startswith("events.out.tfevents.")
+              for e in tf.train.summary_iterator(os.path.join(reference_run, f))]
+    assert sum(bool(e.graph_def) for e in events) == 1 and not any(e.meta_graph_def for e in events)
+    losses = {e.step: v.simple_value for e in events for v in e.summary.value if v.tag == "total_loss"}
+    assert sorted(losses) == [1] and losses[1] == pytest.approx(log[0]["loss"], rel=1e-6)
 
 
 def test_exact_resume_global_steps_and_keep_last(resumed_run, reference_run):
@@ -165,12 +173,28 @@ def test_corrupt_record_in_shards_names_the_record(tmp_path, capsys):
      "{pth} is a PyTorch weight file (the released FaceBoxesProd.pth?), not a checkpoint of this folder: convert it "
      "with python tools/convert_official.py --src {pth} --dst pretrained/faceboxes_prod.ckpt and pass that"),
     (["--data_path", "{shards}", "--output_path", "{tmp}/m", "--batch_size", "0"],
-     "the flags: input_pipeline_params.batch_size = 0 must be >= 1"),
+     "--batch_size=0: input_pipeline_params.batch_size = 0 must be >= 1"),
+    (["--data_path", "{shards}", "--output_path", "{tmp}/m", "--image_size", "-8"],
+     "--image_size=-8: input_pipeline_params.image_size = [-8, -8] must be positive"),
+    (["--data_path", "{shards}", "--output_path", "{tmp}/m", "--config", "{tmp}/typo.json"],
+     "{tmp}/typo.json: unknown setting model_params.lr_valuez (known: classification_loss_weight, cls_loss_weight, "
+     "iou_threshold, keep_checkpoint_max, loc_loss_weight, localization_loss_weight, log_step_count_steps, "
+     "loss_to_use, lr_boundaries, lr_scale, lr_values, max_boxes, max_negatives_per_positive, "
+     "min_negatives_per_image, momentum, nms_threshold, num_hard_examples, num_steps, save_checkpoints_steps, "
+     "save_summary_steps, score_threshold, seed, weight_decay)"),
+    (["--data_path", "{shards}", "--output_path", "{tmp}/m", "--config", "{tmp}/range.json"],
+     "{tmp}/range.json: model_params.momentum = 1.5 must be <= 1"),
+    (["--data_path", "{shards}", "--output_path", "{tmp}/m", "--config", "{tmp}/schedule.json"],
+     "--config {tmp}/schedule.json and the flags: model_params.lr_values needs one value more than lr_boundaries "
+     "(2 and 2 given)"),
 ])
 def test_cli_errors_are_one_line(argv, message, mini_shards, shared_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     subst = {"tmp": str(tmp_path), "shards": mini_shards,
              "pth": os.path.join(shared_dir, "weights", "faceboxes", "FaceBoxesProd.pth")}
+    (tmp_path / "typo.json").write_text('{"model_params": {"lr_valuez": [0.01]}}')
+    (tmp_path / "range.json").write_text('{"model_params": {"momentum": 1.5}}')
+    (tmp_path / "schedule.json").write_text('{"model_params": {"lr_values": [0.01, 0.001]}}')
     r = run_main("train", [a.format(**subst) for a in argv], capsys)
     assert (r.returncode, r.stderr) == (2, "train.py: error: %s\n" % message.format(**subst))
     assert not os.path.exists(tmp_path / "m")

@@ -8,12 +8,27 @@ from src.tf_compat import tf
 
 
 def find_shards(data_path):
-    """Shards in DATA/train_shards/ (the Ascend port's layout) or directly in DATA; clear error if none."""
+    """Shards in DATA/train_shards/ (the Ascend port's layout) or directly in DATA; clear error if none. A folder
+    written by src.preparedata.create_tfrecords gives the shards its conversion.json lists, and only when that
+    conversion finished."""
+    from src.preparedata.manifest import MANIFEST, read_manifest
+
     if not data_path:
         raise DataError("--data_path is required")
     if not os.path.isdir(data_path):
         raise DataError("%s: data path is not a directory" % data_path)
     for d in (os.path.join(data_path, "train_shards"), data_path):
+        manifest = read_manifest(d)
+        if manifest is not None:
+            where = os.path.join(d, MANIFEST)
+            if not manifest.get("complete"):
+                raise DataError("%s: the conversion into this folder did not finish (interrupted, or an image "
+                                "failed): run python -m src.preparedata.create_tfrecords again" % where)
+            files = [os.path.join(d, name) for name in manifest["shards"]]
+            missing = [f for f in files if not os.path.isfile(f)]
+            if missing:
+                raise DataError("%s: lists %s, which is missing" % (where, missing[0]))
+            return files
         files = sorted(glob.glob(os.path.join(d, "*.tfrecords")))
         if files:
             return files

@@ -9,8 +9,14 @@ Each tf.train.Example holds ``filename`` (bytes), ``image`` (the raw JPEG bytes)
 JPEG is an error naming the file). Shards are named ``shard-%04d.tfrecords`` and are written through a temporary
 file and renamed (``src/fileio.py``), so an interrupted run never leaves a truncated shard; the shards of images that
 read are written even when another shard has a bad image, and the first bad image is reported.
+
+``OUTPUT_DIR/conversion.json`` (``MANIFEST``) lists the shards of the conversion and says whether it finished: training
+(``src/input_pipeline``) reads the shards it lists, refuses a conversion that did not finish (an interrupted run, a bad
+image) and ignores the shards of an earlier conversion into the same folder. ``--reuse`` keeps a finished conversion
+of the same annotations into the same number of shards instead of converting again (the test scripts' "once").
 """
 import argparse
+import hashlib
 import multiprocessing
 import os
 import sys
@@ -20,7 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from src.errors import DataError, run_cli  # noqa: E402
+from src.fileio import write_json_atomic  # noqa: E402
 from src.image_io import read_image  # noqa: E402
+from src.preparedata.manifest import MANIFEST, read_manifest  # noqa: E402
 from src.preparedata.wider import read_bbx_gt  # noqa: E402
 
 
@@ -81,7 +89,15 @@ def _write_shard(job):
     return shard_path, len(items), n_boxes, None
 
 
-def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None, progress=True):
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None, progress=True, reuse=False):
     split_file = os.path.join(data_path, "wider_face_split", "wider_face_%s_bbx_gt.txt" % split)
     image_dir = os.path.join(data_path, "WIDER_%s" % split, "images")
     if not os.path.isdir(image_dir):
@@ -92,7 +108,20 @@ def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None
     if not entries:
         raise DataError("%s: no images listed" % split_file)
     num_shards = max(1, min(num_shards, len(entries)))
+    # what identifies this conversion: the images, their annotations and the sharding
+    source = {"data_path": os.path.realpath(data_path), "split": split, "annotations_sha256": _sha256(split_file),
+              "max_images": max_images, "num_shards": num_shards}
+    names = ["shard-%04d.tfrecords" % s for s in range(num_shards)]
+    if reuse:
+        done = read_manifest(output_dir)
+        if done and done.get("complete") and {k: done.get(k) for k in source} == source \
+                and all(os.path.isfile(os.path.join(output_dir, n)) for n in done["shards"]):
+            print("%s: reusing the finished conversion of %s (%d shards)" % (output_dir, data_path, num_shards),
+                  flush=True)
+            return {"images": done["images"], "boxes": done["boxes"], "shards": num_shards, "reused": True}
     os.makedirs(output_dir, exist_ok=True)
+    manifest = dict(source, shards=names, complete=False)
+    write_json_atomic(os.path.join(output_dir, MANIFEST), manifest)
     jobs = []
     for s in range(num_shards):
         items = [(name, boxes) for name, boxes, _ in entries[s::num_shards]]
@@ -123,6 +152,8 @@ def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None
             pool.join()
     if errors:
         raise DataError(errors[0] + ("" if len(errors) == 1 else " (and %d more bad shards)" % (len(errors) - 1)))
+    write_json_atomic(os.path.join(output_dir, MANIFEST),
+                      dict(manifest, complete=True, images=total_images, boxes=total_boxes))
     return {"images": total_images, "boxes": total_boxes, "shards": num_shards}
 
 
@@ -134,9 +165,13 @@ def main(argv=None):
     p.add_argument("--num_shards", type=int, default=150)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--max_images", type=int, default=None, help="convert only the first N images (debugging)")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep a finished conversion of the same annotations into the same number of shards")
     args = p.parse_args(argv)
-    stats = convert(args.data_path, args.split, args.output_dir, args.num_shards, args.workers, args.max_images)
-    print("wrote %(images)d images, %(boxes)d boxes into %(shards)d shards" % stats + " in %s" % args.output_dir)
+    stats = convert(args.data_path, args.split, args.output_dir, args.num_shards, args.workers, args.max_images,
+                    reuse=args.reuse)
+    if not stats.get("reused"):
+        print("wrote %(images)d images, %(boxes)d boxes into %(shards)d shards" % stats + " in %s" % args.output_dir)
     return 0
 
 

@@ -10,6 +10,17 @@
 
 [[ -z "$EPOCHS" ]] || die "--epochs=$EPOCHS: FaceBoxes trains to a global step, as the reference (240k steps of" \
   "batch 16): use --steps"
+[[ "$DEVICE" != cpu || "$DEVICE_ID" == 0 ]] || die "--device_id=$DEVICE_ID: --device=cpu has the one device 0"
+
+# require_devices N: N devices of --device (gpu / npu) are there, or one line and exit 2 (before any conversion)
+require_devices() {
+  [[ "$DEVICE" != cpu ]] || return 0
+  "$PYTHON" -c 'import sys
+from src.device import require_devices
+from src.errors import run_cli
+sys.exit(run_cli(lambda a: require_devices(a[0], int(a[1])), sys.argv[3], sys.argv[1:3]))' \
+    "$DEVICE" "$1" "$SCRIPT_NAME.sh" || exit
+}
 
 # TRAIN_ARGS: the train.py options of this run (after the script's own defaults in its arguments)
 train_args() {
@@ -30,24 +41,23 @@ one_device() {
     fi
   done
   case "$DEVICE" in
-    cpu) [[ "$DEVICE_ID" == 0 ]] || die "--device_id=$DEVICE_ID: --device=cpu has the one device 0" ;;
     gpu) export CUDA_VISIBLE_DEVICES="$DEVICE_ID" ;;
     npu) export ASCEND_DEVICE_ID="$DEVICE_ID" DEVICE_ID="$DEVICE_ID" ;;
   esac
+  require_devices 1
 }
 
 # shards_of DATA OUT_DIR [NUM_SHARDS]: sets SHARDS to a folder of training shards: DATA itself (or DATA/train_shards)
-# when it holds *.tfrecords, else the WIDER FACE layout DATA converted into OUT_DIR (once; 150 shards as the reference)
+# when it holds *.tfrecords, else the WIDER FACE layout DATA converted into OUT_DIR (once: a finished conversion of the
+# same annotations is reused, an interrupted one or one of other data is redone; 150 shards as the reference)
 shards_of() {
   local data="$1" out="$2" num="${3:-150}"
   if compgen -G "$data/*.tfrecords" >/dev/null || compgen -G "$data/train_shards/*.tfrecords" >/dev/null; then
     SHARDS="$data"
   elif [[ -d "$data/WIDER_train/images" ]]; then
     SHARDS="$out"
-    if ! compgen -G "$out/*.tfrecords" >/dev/null; then
-      run_logged "$PYTHON" "$MODEL_DIR/src/preparedata/create_tfrecords.py" --data_path="$data" --split=train \
-        --output_dir="$out" --num_shards="$num" --workers=2
-    fi
+    run_logged "$PYTHON" "$MODEL_DIR/src/preparedata/create_tfrecords.py" --data_path="$data" --split=train \
+      --output_dir="$out" --num_shards="$num" --workers=2 --reuse
   else
     die "--data_path=$data holds neither *.tfrecords shards nor the WIDER FACE layout (WIDER_train/images)"
   fi
@@ -97,6 +107,12 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$n")
   if [[ "$DEVICE" == cpu ]] && ! printf '%s\n' "$@" | grep -q '^--threads='; then
     extra=(--threads="$(( $(nproc) / n > 0 ? $(nproc) / n : 1 ))")   # the cores shared by the local workers
   fi
+  # Ctrl-C or a TERM (a scheduler's time limit) stops the workers too: started in the background by a script, they
+  # ignore SIGINT, and nothing else would end them
+  trap 'trap - INT TERM; echo "$SCRIPT_NAME.sh: interrupted, stopping the $n workers" >&2
+        kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 130' INT
+  trap 'trap - INT TERM; echo "$SCRIPT_NAME.sh: terminated, stopping the $n workers" >&2
+        kill ${pids[@]+"${pids[@]}"} 2>/dev/null; wait; exit 143' TERM
   for ((i = 0; i < n; i++)); do
     log="$LOG_DIR/${SCRIPT_NAME}_rank$i.log"
     if [[ "$DEVICE" == npu ]]; then
@@ -126,6 +142,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$n")
       "$LOG_DIR/${SCRIPT_NAME}_rank*.log" >&2
     exit "$rc"
   fi
+  trap - INT TERM
   cat "$LOG_DIR/${SCRIPT_NAME}_rank0.log" >>"$LOG_FILE"
   tail -n 4 "$LOG_DIR/${SCRIPT_NAME}_rank0.log"
 }
