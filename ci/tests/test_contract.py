@@ -168,6 +168,28 @@ def test_every_test_script_sources_common_sh(model):
                     f"source \"$(dirname \"${{BASH_SOURCE[0]}}\")/common.sh\")")
 
 
+
+def test_test_script_help_is_its_header_and_the_common_options(model):
+    """``bash test/X.sh --help``: exit 0, the script's own leading comment lines, then common.sh's options; no code."""
+    scripts = [s for s in sorted(glob.glob(os.path.join(folder(model), "test", "*.sh")))
+               if os.path.basename(s) != "common.sh"]
+    bad = []
+    for s in scripts:
+        with open(s) as f:
+            lines = f.read().splitlines()
+        header = []
+        for line in lines[1:]:
+            if not line.startswith("#"):
+                break
+            header.append(line)
+        r = run_script(["bash", s, "--help"], cwd=folder(model), env=QUIET, timeout=60, python=False)
+        out = r.stdout.splitlines()
+        if (r.returncode != 0 or out[:len(header)] != header or not any("--data_path=DIR" in ln for ln in out)
+                or any(not ln.startswith("#") for ln in out)):
+            bad.append(f"{os.path.basename(s)} (exit {r.returncode}):\n{tail(r.stdout + r.stderr)}")
+    expect(not bad, f"{model['folder']}/test: --help must print the script's leading comment lines and "
+                    f"test/common.sh's options, nothing else:\n  " + "\n  ".join(bad))
+
 def test_conftest_uses_the_shared_fixtures(model):
     path = os.path.join(folder(model), "tests", "conftest.py")
     expect(os.path.isfile(path), f"{model['folder']}/tests/conftest.py is missing")

@@ -98,7 +98,7 @@ def test_requirements_name_only_package_index_distributions():
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_is_the_scripts_header_and_the_common_options(script):
-    """--help printed the whole script (common.sh shows a script's comment lines up to its 'set -euo pipefail')"""
+    """--help printed the whole script (common.sh shows the script's leading comment lines, then the common options)"""
     r = run_sh(script, ["--help"])
     header = [line for line in open(os.path.join(MODEL_DIR, "test", script)).read().splitlines()[1:]
               if line.startswith("#")]
