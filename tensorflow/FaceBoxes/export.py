@@ -49,9 +49,16 @@ def export(checkpoint, output_dir, score_threshold=None, iou_threshold=None, max
             builder.add_meta_graph_and_variables(sess, [tf.saved_model.tag_constants.SERVING],
                                                  signature_def_map={"serving_default": sig})
             builder.save()
-            if os.path.exists(sm_dir):  # the folder is replaced only by a complete one
-                shutil.rmtree(sm_dir)
+            # the folder is replaced only by a complete one, and the old one is deleted only once the new one is
+            # in place (a crash between the two renames leaves the old one as saved_model.old/)
+            old = sm_dir + ".old"
+            if os.path.exists(old):
+                shutil.rmtree(old)
+            if os.path.exists(sm_dir):
+                os.replace(sm_dir, old)
             os.replace(tmp, sm_dir)
+            if os.path.exists(old):
+                shutil.rmtree(old)
             frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), list(OUTPUT_NAMES))
     pb = write_bytes_atomic(os.path.join(output_dir, "model.pb"), frozen.SerializeToString())
     return sm_dir, pb

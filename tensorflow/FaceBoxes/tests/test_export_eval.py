@@ -15,6 +15,9 @@ def exported(converted_ckpt, shared_dir, tmp_path_factory):
     import export
 
     out = str(tmp_path_factory.mktemp("export"))
+    os.makedirs(os.path.join(out, "saved_model"))          # an earlier export's folder: replaced by the new one
+    with open(os.path.join(out, "saved_model", "stale.txt"), "w") as f:
+        f.write("from an earlier export")
     rc = run_cli(export.main, "export.py", ["--checkpoint", converted_ckpt, "--output_dir", out, "--check_image",
                                             os.path.join(shared_dir, "data", "real_photos", "obama.jpg")])
     assert rc == 0
@@ -26,6 +29,8 @@ def test_frozen_graph_and_saved_model_give_the_checkpoint_detections(exported, c
     from src.inference import Predictor
 
     assert os.path.isfile(os.path.join(exported, "saved_model", "saved_model.pb"))
+    assert sorted(os.listdir(exported)) == ["model.pb", "saved_model"]       # no .old / .partial left behind
+    assert not os.path.exists(os.path.join(exported, "saved_model", "stale.txt"))
     for name in ("astronaut.png", "grace_hopper.jpg"):
         photo = os.path.join(shared_dir, "data", "real_photos", name)
         ref = Predictor(converted_ckpt)(photo)
