@@ -1,0 +1,137 @@
+"""Export a Faster R-CNN checkpoint (MINDIR by default; ONNX; AIR on Ascend) and check the export.
+
+    python export.py --ckpt_file=CKPT [--file_name=faster_rcnn] [--file_format=MINDIR] [--device_target=CPU]
+    python export.py --config_path=fasterrcnn_facemask_config_cpu.yaml --ckpt_file=OFFICIAL.ckpt ...
+
+The exported graph is the reference's ``FasterRcnn_Infer`` (``restore_bbox``): inputs ``img_data (B, 3, H, W)``
+(the evaluation preprocessing) and ``img_metas (B, 4)`` ``(h, w, scale_h, scale_w)``; outputs ``all_bbox``,
+``all_label``, ``all_mask`` (see ``src/FasterRcnn/faster_rcnn.py``). The settings come from the checkpoint.
+
+After a MINDIR export the file is loaded back (``mindspore.load`` + ``nn.GraphCell``) and run on ``--check_image``
+(default: a seeded synthetic photo-like image) next to the network it came from; the outputs must be identical, else
+the export is removed and the command fails. ``--no_check`` skips it. ONNX and AIR are checked for nothing but
+being written: MindSpore 2.10 on CPU cannot run AIR, and its ONNX exporter has no mapping for NMSWithMask /
+ROIAlign, which this network needs (the export says so in one line).
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import src  # noqa: E402,F401  (caps oneDNN at AVX2 before MindSpore loads)
+from src.errors import run_cli  # noqa: E402
+
+EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+
+
+def extra_flags():
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--check_image", default=None, help="image for the MINDIR check (default: a synthetic image)")
+    p.add_argument("--no_check", action="store_true", help="skip the MINDIR check")
+    return p
+
+
+def synthetic_image(seed=0, h=480, w=640):
+    """A smooth photo-like BGR image (gradients, blobs, texture), deterministic."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / w * 200, yy / h * 200, (xx + yy) / (w + h) * 255], -1)
+    for _ in range(12):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(15, 90)
+        col = rng.uniform(0, 255, 3)
+        mask = ((yy - cy) ** 2 + (xx - cx) ** 2) < r * r
+        img[mask] = 0.4 * img[mask] + 0.6 * col
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def build_infer_net(cfg, params, source):
+    from src.checkpoint import load_into_network
+    from src.FasterRcnn.faster_rcnn import FasterRcnn_Infer
+    net = FasterRcnn_Infer(cfg, restore_bbox=True)
+    load_into_network(net, params, source, prefix="network.")
+    net.set_train(False)
+    return net
+
+
+def export_network(net, inputs, file_name, file_format):
+    """``ms.export`` to ``file_name`` + extension, atomically; returns the path."""
+    import mindspore as ms
+    from src.errors import ConfigError
+    from src.fileio import atomic_path
+    path = file_name + EXTENSIONS[file_format]
+    with atomic_path(path) as tmp:
+        base = tmp[:-len(EXTENSIONS[file_format])]
+        try:
+            ms.export(net, *inputs, file_name=base, file_format=file_format)
+        except (RuntimeError, ValueError, TypeError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"{file_format} export failed in MindSpore {ms.__version__}: {first}") from None
+    return path
+
+
+def check_mindir(path, net, inputs):
+    """Run the exported MINDIR (``mindspore.load`` + ``nn.GraphCell``) and the network on ``inputs``; returns the
+    max |difference| of each output (all must be 0)."""
+    import mindspore as ms
+    import numpy as np
+    graph = ms.load(path)
+    cell = ms.nn.GraphCell(graph)
+    got = [o.asnumpy() for o in cell(*inputs)]
+    want = [o.asnumpy() for o in net(*inputs)]
+    return [float(np.abs(g.astype(np.float64) - w.astype(np.float64)).max()) if g.shape == w.shape else float("inf")
+            for g, w in zip(got, want)]
+
+
+def main(argv=None):
+    from src.model_utils.config import get_config
+    from src.model_utils.moxing_adapter import moxing_wrapper
+    cfg = get_config(argv, description="Export a Faster R-CNN checkpoint (MINDIR, ONNX, AIR)", parents=[extra_flags()])
+
+    @moxing_wrapper(cfg)
+    def run():
+        return export_fasterrcnn(cfg, cfg._extra)
+
+    return run()
+
+
+def export_fasterrcnn(cfg, extra):
+    import mindspore as ms
+    import numpy as np
+    from src.checkpoint import inference_config, read_checkpoint
+    from src.dataset import preprocess_eval
+    from src.device import mixed_precision, set_context
+    from src.errors import ConfigError, DeviceError
+    from src.image_io import read_image
+    from src.model_utils.config import inference_settings
+    if not cfg.ckpt_file:
+        raise ConfigError("--ckpt_file=CKPT is required (the checkpoint to export)")
+    target = set_context(cfg.device_target, cfg.device_id)
+    if cfg.file_format == "AIR" and target != "Ascend":
+        raise DeviceError(f"AIR export needs an Ascend device (this run is on {target}); use --file_format=MINDIR")
+    params, meta = read_checkpoint(cfg.ckpt_file)
+    ecfg = inference_settings(inference_config(cfg.ckpt_file, meta, cfg), cfg, cfg.ckpt_file)
+    net = build_infer_net(ecfg, params, cfg.ckpt_file)
+    mixed_precision(net, target)
+    image = read_image(extra.check_image) if extra.check_image else synthetic_image()
+    x, m = preprocess_eval(image, ecfg)
+    inputs = (ms.Tensor(np.repeat(x[None], ecfg.test_batch_size, 0)),
+              ms.Tensor(np.repeat(m[None], ecfg.test_batch_size, 0)))
+    path = export_network(net, inputs, cfg.file_name, cfg.file_format)
+    print(f"exported {path} ({cfg.file_format}; inputs img_data {list(inputs[0].shape)}, img_metas "
+          f"{list(inputs[1].shape)})", flush=True)
+    if cfg.file_format == "MINDIR" and not extra.no_check:
+        diffs = check_mindir(path, net, inputs)
+        if any(d != 0 for d in diffs):
+            os.remove(path)
+            raise ConfigError(f"{path}: the exported graph's outputs differ from the network's (max |diff| "
+                              f"all_bbox {diffs[0]}, all_label {diffs[1]}, all_mask {diffs[2]}); export removed")
+        print(f"check: {path} loaded with mindspore.load + nn.GraphCell gives the network's outputs exactly "
+              f"({'a synthetic image' if not extra.check_image else extra.check_image})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, "export.py"))
