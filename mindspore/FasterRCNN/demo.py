@@ -32,12 +32,16 @@ def parse_args(argv=None):
 
 
 def detections_json(result, class_names, threshold):
-    """The contract's JSON list (``label`` only for more than one class)."""
+    """The contract's JSON list (``label`` only for more than one class). The box decoder clips each coordinate to
+    the canvas on its own, so a box beyond the canvas edge can come out inverted: it is written with zero width /
+    height (``x2 = max(x2, x1)``)."""
     out = []
     for box, score, label in zip(result["boxes"], result["scores"], result["labels"]):
         if score < threshold:
             continue
-        item = {"box": [round(float(v), 2) for v in box], "score": round(float(score), 5)}
+        x1, y1, x2, y2 = (float(v) for v in box)
+        box = [x1, y1, max(x2, x1), max(y2, y1)]
+        item = {"box": [round(v, 2) for v in box], "score": round(float(score), 5)}
         if len(class_names) > 1:
             item["label"] = class_names[int(label)]
         out.append(item)

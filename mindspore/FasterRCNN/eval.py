@@ -37,15 +37,15 @@ def eval_fasterrcnn(cfg):
     from src.engine import evaluate
     from src.errors import ConfigError
     from src.fileio import write_json_atomic
-    from src.inference import Predictor
+    from src.inference import Predictor, read_for_inference
     from src.model_utils.config import output_dir
     if not cfg.checkpoint_path:
         raise ConfigError("--checkpoint_path=CKPT is required (the checkpoint to evaluate)")
-    set_context(cfg.device_target, cfg.device_id)
-    out_dir = output_dir(cfg)
     start = time.time()
-    predictor = Predictor(cfg.checkpoint_path, config=cfg)
-    ecfg = predictor.config
+    ecfg, params = read_for_inference(cfg.checkpoint_path, cfg)
+    set_context(ecfg.device_target, ecfg.device_id)
+    out_dir = output_dir(ecfg)
+    predictor = Predictor(cfg.checkpoint_path, config=ecfg, params=params)
     print(f"Evaluating {cfg.checkpoint_path} ({ecfg.backbone}, {ecfg.num_classes - 1} classes, "
           f"{ecfg.img_height}x{ecfg.img_width}) on {ecfg.dataset} data", flush=True)
     metric, record = evaluate(ecfg, predictor, out_dir)

@@ -100,29 +100,27 @@ def main(argv=None):
 def export_fasterrcnn(cfg, extra):
     import mindspore as ms
     import numpy as np
-    from src.checkpoint import inference_config, read_checkpoint
     from src.dataset import preprocess_eval
     from src.device import mixed_precision, set_context
     from src.errors import ConfigError, DeviceError
     from src.image_io import read_image
-    from src.model_utils.config import inference_settings
+    from src.inference import read_for_inference
     if not cfg.ckpt_file:
         raise ConfigError("--ckpt_file=CKPT is required (the checkpoint to export)")
-    target = set_context(cfg.device_target, cfg.device_id)
-    if cfg.file_format == "AIR" and target != "Ascend":
+    ecfg, params = read_for_inference(cfg.ckpt_file, cfg)
+    target = set_context(ecfg.device_target, ecfg.device_id)
+    if ecfg.file_format == "AIR" and target != "Ascend":
         raise DeviceError(f"AIR export needs an Ascend device (this run is on {target}); use --file_format=MINDIR")
-    params, meta = read_checkpoint(cfg.ckpt_file)
-    ecfg = inference_settings(inference_config(cfg.ckpt_file, meta, cfg), cfg, cfg.ckpt_file)
     net = build_infer_net(ecfg, params, cfg.ckpt_file)
     mixed_precision(net, target)
     image = read_image(extra.check_image) if extra.check_image else synthetic_image()
     x, m = preprocess_eval(image, ecfg)
     inputs = (ms.Tensor(np.repeat(x[None], ecfg.test_batch_size, 0)),
               ms.Tensor(np.repeat(m[None], ecfg.test_batch_size, 0)))
-    path = export_network(net, inputs, cfg.file_name, cfg.file_format)
-    print(f"exported {path} ({cfg.file_format}; inputs img_data {list(inputs[0].shape)}, img_metas "
+    path = export_network(net, inputs, ecfg.file_name, ecfg.file_format)
+    print(f"exported {path} ({ecfg.file_format}; inputs img_data {list(inputs[0].shape)}, img_metas "
           f"{list(inputs[1].shape)})", flush=True)
-    if cfg.file_format == "MINDIR" and not extra.no_check:
+    if ecfg.file_format == "MINDIR" and not extra.no_check:
         diffs = check_mindir(path, net, inputs)
         if any(d != 0 for d in diffs):
             os.remove(path)

@@ -102,6 +102,9 @@ def train_fasterrcnn(cfg):
     spe = order.steps_per_epoch
     total = cfg.epoch_size * spe
     end_step = min(cfg.steps, total) if cfg.steps else total
+    if start_step >= end_step:
+        log(f"nothing to do: the checkpoint is at step {start_step}, the run ends at step {end_step}")
+        return 0
 
     net = Faster_Rcnn(cfg)
     net.set_train(True)
@@ -128,10 +131,6 @@ def train_fasterrcnn(cfg):
         params = write_model_info(cfg, net, out_dir)
         log(f"Faster R-CNN {cfg.backbone}: {params:,} trainable parameters, {cfg.num_bboxes:,} anchors at "
             f"{cfg.img_height}x{cfg.img_width}")
-    if start_step >= end_step:
-        log(f"nothing to do: the checkpoint is at step {start_step}, the run ends at step {end_step}")
-        return 0
-
     sink = dataset_sink(cfg, target)
     every = cfg.save_checkpoint_steps or cfg.save_checkpoint_epochs * spe
     callbacks = [LossCallBack(out_dir, rank, lr, start_step, spe, log_json=rank == 0)]

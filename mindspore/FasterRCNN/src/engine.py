@@ -78,8 +78,12 @@ def detect_images(predictor, paths, desc="eval", progress=True):
 
 def wider_predictions(dets):
     """eval.py's detections -> WIDER prediction rows ``[x1, y1, x2, y2, score]`` (boxes ``x2 = x + w`` as the
-    training boxes, so that ``w = x2 - x1``)."""
-    return np.asarray(dets, np.float32).reshape(-1, 6)[:, :5]
+    training boxes, so that ``w = x2 - x1``). The box decoder clips each coordinate to the canvas on its own, so a
+    box beyond the canvas edge can come out inverted: it is written with zero width / height."""
+    rows = np.asarray(dets, np.float32).reshape(-1, 6)[:, :5].copy()
+    rows[:, 2] = np.maximum(rows[:, 2], rows[:, 0])
+    rows[:, 3] = np.maximum(rows[:, 3], rows[:, 1])
+    return rows
 
 
 def evaluate_wider(predictor, wider_root, gt_dir, pred_dir, max_images=0, progress=True, log=print):

@@ -15,6 +15,15 @@ from .dataset import preprocess_eval
 from .image_io import read_image
 
 
+def read_for_inference(checkpoint, cli_config=None):
+    """``(config, params)`` to run ``checkpoint`` with: its stored configuration (or ``cli_config`` for a checkpoint
+    of the official code) with the explicit run / inference flags of ``cli_config`` on top."""
+    from .model_utils.config import inference_settings
+    params, meta = read_checkpoint(checkpoint)
+    cfg = inference_settings(inference_config(checkpoint, meta, cli_config), cli_config, checkpoint)
+    return cfg, params
+
+
 def eval_detections(all_bbox, all_label, all_mask, max_num):
     """One image's network outputs -> ``(N, 6)`` ``[x1, y1, x2, y2, score, label]`` as eval.py keeps them."""
     bbox = np.asarray(all_bbox).reshape(-1, 5)
@@ -34,7 +43,8 @@ class Predictor:
     checkpoint of the official code) for ``batch_size`` images per call (default: the configuration's
     ``test_batch_size``). The MindSpore context (device, GRAPH mode) is the caller's: see ``src/device.py``.
 
-    ``Predictor(params=..., config=...)`` runs given weights (``{name: Parameter}``, e.g. a training network's).
+    ``Predictor(params=..., config=...)`` runs given weights (``{name: Parameter}``, e.g. a training network's, or
+    what ``read_for_inference`` read; ``checkpoint`` then only names them in messages).
 
     ``predictor(image)`` (a path or a BGR uint8 array) returns ``{"boxes": (N, 4), "scores": (N,), "labels": (N,)}``
     with labels the 0-based foreground class (``class_names[label]``)."""
@@ -42,12 +52,11 @@ class Predictor:
     def __init__(self, checkpoint=None, config=None, batch_size=None, params=None):
         import mindspore as ms
         from .FasterRcnn.faster_rcnn import Faster_Rcnn
-        from .model_utils.config import class_names, inference_settings
-        if checkpoint is not None:
-            params, meta = read_checkpoint(checkpoint)
-            cfg = inference_settings(inference_config(checkpoint, meta, config), config, checkpoint)
-        elif params is not None and config is not None:
+        from .model_utils.config import class_names
+        if params is not None and config is not None:
             cfg = config
+        elif checkpoint is not None:
+            cfg, params = read_for_inference(checkpoint, config)
         else:
             raise ValueError("Predictor needs a checkpoint, or params and config")
         if batch_size is not None and batch_size != cfg.test_batch_size:

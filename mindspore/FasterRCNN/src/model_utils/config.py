@@ -232,18 +232,13 @@ def computed_feature_shapes(cfg):
 
 
 def derive(cfg):
-    """``feature_shapes`` (the P2-P6 sizes of the canvas) and ``num_bboxes`` (anchors per image); the dataset root
-    alias ``dataset_root``."""
+    """``feature_shapes`` (the P2-P6 sizes of the canvas, always recomputed: a YAML's fixed list, as in the
+    Inception-ResNet-v2 config, is the same list for its canvas) and ``num_bboxes`` (anchors per image); the dataset
+    root alias ``dataset_root``."""
     if getattr(cfg, "dataset_root", ""):
         setattr(cfg, dataset_root_key(cfg), cfg.dataset_root)
-    shapes = computed_feature_shapes(cfg)
-    given = getattr(cfg, "feature_shapes", None)
-    if given is not None and [list(s) for s in given] != shapes:
-        if cfg.backbone != "inception_resnet_v2" or "feature_shapes" in getattr(cfg, "_explicit", ()):
-            raise ConfigError(f"feature_shapes {given} do not match the {cfg.img_height}x{cfg.img_width} canvas "
-                              f"of backbone {cfg.backbone} ({shapes})")
-    cfg.feature_shapes = shapes
-    cfg.num_bboxes = cfg.num_anchors * sum(h * w for h, w in shapes)
+    cfg.feature_shapes = computed_feature_shapes(cfg)
+    cfg.num_bboxes = cfg.num_anchors * sum(h * w for h, w in cfg.feature_shapes)
     return cfg
 
 
@@ -399,24 +394,23 @@ def apply_resume(cfg, saved, source, allow_changes=False, log=print):
 
 
 def inference_settings(stored, cli, source):
-    """The configuration to run a trained network with: ``stored`` (from its checkpoint) with the run keys and the
-    inference keys given explicitly on the command line (``cli``, may be None); any other explicit flag that
-    differs from the checkpoint's is a ``ConfigError``."""
+    """The configuration to run a trained network with: ``stored`` (from its checkpoint, which also supplies the
+    device, paths and thresholds of the run it came from) with the run keys and inference keys given explicitly on
+    the command line (``cli``, may be None) on top; any other explicit flag that differs from the checkpoint's is a
+    ``ConfigError``."""
     if cli is None:
         return stored
     explicit = getattr(cli, "_explicit", set())
     merged = stored.to_dict()
-    for key in RUN_KEYS | INFERENCE_KEYS:
-        if hasattr(cli, key) and (key in RUN_KEYS or key in explicit):
-            val = getattr(cli, key)
-            merged[key] = val.to_dict() if isinstance(val, Config) else val
-    for key in explicit - RUN_KEYS - INFERENCE_KEYS:
+    for key in (RUN_KEYS | INFERENCE_KEYS) & explicit:
+        val = getattr(cli, key)
+        merged[key] = val.to_dict() if isinstance(val, Config) else val
+    for key in explicit - RUN_KEYS - INFERENCE_KEYS - set(DERIVED_KEYS):
         new = getattr(cli, key)
         new = new.to_dict() if isinstance(new, Config) else new
-        if key in merged and merged[key] != new and key not in DERIVED_KEYS:
+        if key in merged and merged[key] != new:
             raise ConfigError(f"--{key}={new} differs from the setting the network was trained with ({key}="
                               f"{merged[key]}, stored in {source})")
-    merged.pop("feature_shapes", None)
     cfg = Config.from_dict(merged)
     cfg._explicit = explicit
     return cfg

@@ -78,6 +78,9 @@ def moxing_wrapper(cfg, pre_process=None, post_process=None):
             if cfg.enable_modelarts:
                 if not cfg.output_path:
                     cfg.output_path = "/cache/train"
+                # what the adapter sets counts as given on the command line (over a checkpoint's stored run keys)
+                cfg._explicit = set(getattr(cfg, "_explicit", set())) | {"output_path", "device_num", "device_id",
+                                                                        "data_path", "load_path"}
                 if cfg.data_url:
                     sync_data(cfg.data_url, cfg.data_path)
                     print("Dataset downloaded: ", os.listdir(cfg.data_path), flush=True)

@@ -1,0 +1,133 @@
+"""export.py (MINDIR parity through GraphCell, one-line refusals), demo.py (the contract's JSON), eval.py (WIDER
+and COCO paths), convert_official's config choice, and the error paths a user meets."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from helpers import MODEL_DIR
+
+
+def _one_line_error(r, prog, *needles):
+    assert r.returncode == 2, (r.stdout[-1500:], r.stderr[-1500:])
+    err = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith(f"{prog}: error: "), err
+    for n in needles:
+        assert n in err[0], err[0]
+
+
+def test_export_mindir_parity_with_graphcell(small_run, tmp_path, run_script):
+    base = tmp_path / "frcnn"
+    r = run_script(["export.py", f"--ckpt_file={small_run['ckpt2']}", f"--file_name={base}"], cwd=MODEL_DIR,
+                   timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "nn.GraphCell gives the network's outputs exactly" in r.stdout
+    assert os.path.getsize(str(base) + ".mindir") > 100e6
+
+
+@pytest.mark.parametrize("fmt, needle", [("ONNX", "ONNX export failed in MindSpore"),
+                                         ("AIR", "AIR export needs an Ascend device")])
+def test_export_onnx_air_refused_in_one_line(small_run, tmp_path, run_script, fmt, needle):
+    r = run_script(["export.py", f"--ckpt_file={small_run['ckpt2']}", f"--file_name={tmp_path / 'x'}",
+                    f"--file_format={fmt}"], cwd=MODEL_DIR, timeout=600)
+    _one_line_error(r, "export.py", needle)
+    assert not any(f.startswith("x") for f in os.listdir(tmp_path))
+
+
+def test_demo_json_schema_and_drawing(small_run, shared_dir, tmp_path, run_script):
+    img = os.path.join(shared_dir, "data", "real_photos", "grace_hopper.jpg")
+    r = run_script(["demo.py", "--image", img, "--checkpoint", small_run["ckpt2"], "--output", str(tmp_path / "o.jpg"),
+                    "--json", str(tmp_path / "o.json"), "--score_threshold", "0.0"], cwd=MODEL_DIR, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    items = json.load(open(tmp_path / "o.json"))
+    assert isinstance(items, list) and 0 < len(items) <= 128
+    for it in items:
+        assert set(it) == {"box", "score"}                          # one class: no "label"
+        assert len(it["box"]) == 4 and all(isinstance(v, float) for v in it["box"]) and 0 <= it["score"] <= 1
+    import cv2
+    assert cv2.imread(str(tmp_path / "o.jpg")).shape == (600, 512, 3)
+
+
+def test_demo_labels_for_multi_class_configs():
+    from demo import detections_json
+    result = {"boxes": np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.float32), "scores": np.array([0.9, 0.2]),
+              "labels": np.array([2, 0])}
+    names = ["with_mask", "without_mask", "mask_worn_incorrectly"]
+    assert detections_json(result, names, 0.5) == [{"box": [1.0, 2.0, 3.0, 4.0], "score": 0.9,
+                                                    "label": "mask_worn_incorrectly"}]
+    assert detections_json(result, ["face"], 0.1)[1] == {"box": [5.0, 6.0, 7.0, 8.0], "score": 0.2}
+
+
+def test_eval_wider(small_run, mini_data, tmp_path, run_script):
+    r = run_script(["eval.py", f"--checkpoint_path={small_run['ckpt2']}", f"--dataset_root={mini_data}",
+                    f"--output_path={tmp_path}", "--eval_max_images=3"], cwd=MODEL_DIR, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.load(open(tmp_path / "eval_result.json"))
+    assert set(res["aps"]) == {"easy", "medium", "hard"} and res["input_hw"] == [128, 192]
+    assert len(os.listdir(tmp_path / "predictions")) >= 1 and (tmp_path / "pr_curves.png").is_file()
+    assert "Easy   Val AP" in r.stdout
+
+
+def test_eval_coco_json(small_run, mini_data, tmp_path, run_script):
+    """The COCO path (pycocotools, +1 width / height, 12 numbers, per-class table, plots) on a COCO json of the
+    mini val set's faces."""
+    from widerface_eval import read_split_file
+    entries = read_split_file(os.path.join(mini_data, "wider_face_split", "wider_face_val_bbx_gt.txt"))[:3]
+    images, anns = [], []
+    for i, e in enumerate(entries):
+        images.append({"id": i + 1, "file_name": e.name})
+        for b in e.boxes:
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "bbox": [int(v) for v in b],
+                         "area": int(b[2] * b[3]), "iscrowd": 0})
+    anno = tmp_path / "val.json"
+    anno.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "face"}]}))
+    r = run_script(["eval.py", f"--checkpoint_path={small_run['ckpt2']}", "--dataset=coco", f"--anno_path={anno}",
+                    f"--coco_root={mini_data}", "--val_data_type=WIDER_val/images", f"--output_path={tmp_path}"],
+                   cwd=MODEL_DIR, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]" in r.stdout
+    res = json.load(open(tmp_path / "eval_result.json"))
+    assert len(res["coco"]) == 12 and res["per_class"][0]["class"] == "face"
+    dets = json.load(open(tmp_path / "results.pkl.bbox.json"))
+    assert dets and all(len(d["bbox"]) == 4 and d["category_id"] == 1 for d in dets)
+    assert (tmp_path / "eval_result" / "statistics.csv").is_file()
+    assert (tmp_path / "eval_result" / "pr_curve_image" / "face.png").is_file()
+
+
+def test_convert_official_picks_the_config(ref_ckpt4, tmp_path):
+    from tools.convert_official import convert
+    lines = []
+    cfg = convert(ref_ckpt4, str(tmp_path / "fm.ckpt"), log=lines.append)
+    assert cfg.num_classes == 4 and "fasterrcnn_facemask_config_cpu.yaml" in lines[0] and "4 classes" in lines[0]
+    from src.checkpoint import read_checkpoint
+    params, meta = read_checkpoint(str(tmp_path / "fm.ckpt"))
+    assert len(params) == 295 and meta["config"]["coco_classes"][3] == "mask_worn_incorrectly"
+
+
+def test_error_paths_are_one_line(small_run, ref_ckpt4, shared_dir, tmp_path, run_script):
+    photo = os.path.join(shared_dir, "data", "real_photos", "obama.jpg")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(open(photo, "rb").read()[:100000])
+    demo = ["demo.py", "--image", str(cut), "--checkpoint", small_run["ckpt2"], "--output", str(tmp_path / "o.jpg")]
+    _one_line_error(run_script(demo, cwd=MODEL_DIR, timeout=300), "demo.py", "cut.jpg", "truncated JPEG")
+    assert not (tmp_path / "o.jpg").exists()
+    # a checkpoint of the official code (no configuration), of another model, a PyTorch file
+    demo[2] = photo
+    for ckpt, needle in ((ref_ckpt4, "convert it with tools/convert_official.py"),):
+        demo[4] = ckpt
+        _one_line_error(run_script(demo, cwd=MODEL_DIR, timeout=300), "demo.py", needle)
+    import mindspore as ms
+    other = str(tmp_path / "retinaface.ckpt")
+    ms.save_checkpoint([{"name": "backbone.body.conv1.weight", "data": ms.Tensor(np.zeros((8, 3, 3, 3), np.float32))}],
+                       other, append_dict={"frcnn_config": json.dumps({"x": 1})})
+    demo[4] = other
+    _one_line_error(run_script(demo, cwd=MODEL_DIR, timeout=300), "demo.py", "retinaface.ckpt")
+    pth = tmp_path / "Final_Retinaface.pth"
+    pth.write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    demo[4] = str(pth)
+    _one_line_error(run_script(demo, cwd=MODEL_DIR, timeout=300), "demo.py", "PyTorch")
+    _one_line_error(run_script(["train.py", "--config_path=fasterrcnn_widerface_config.yaml", "--device_target=GPU"],
+                               cwd=MODEL_DIR, timeout=300), "train.py", "device GPU was asked for", "CPU")
+    _one_line_error(run_script(["demo.py", "--image", photo, "--checkpoint", small_run["ckpt2"], "--device", "npu"],
+                               cwd=MODEL_DIR, timeout=300), "demo.py", "device Ascend was asked for")
