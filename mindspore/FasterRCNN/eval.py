@@ -1,6 +1,6 @@
 """Evaluate a Faster R-CNN checkpoint: COCO bbox mAP (COCO json, 'other' txt lists) or WIDER FACE AP.
 
-    python eval.py --checkpoint_path=CKPT --wider_root=/data/widerface --output_path=out       # face config
+    python eval.py --checkpoint_path=CKPT --data_path=/data/widerface --output_path=out        # face config
     python eval.py --checkpoint_path=CKPT --anno_path=instances_val2017.json --coco_root=/data/coco --output_path=out
     python eval.py --config_path=fasterrcnn_facemask_config_cpu.yaml --checkpoint_path=OFFICIAL.ckpt ...
 
@@ -38,11 +38,13 @@ def eval_fasterrcnn(cfg):
     from src.errors import ConfigError
     from src.fileio import write_json_atomic
     from src.inference import Predictor, read_for_inference
-    from src.model_utils.config import output_dir
+    from src.model_utils.config import check_data_root, output_dir
     if not cfg.checkpoint_path:
         raise ConfigError("--checkpoint_path=CKPT is required (the checkpoint to evaluate)")
     start = time.time()
     ecfg, params = read_for_inference(cfg.checkpoint_path, cfg)
+    if ecfg.dataset != "coco" or not ecfg.anno_path:
+        check_data_root(ecfg)
     set_context(ecfg.device_target, ecfg.device_id)
     out_dir = output_dir(ecfg)
     predictor = Predictor(cfg.checkpoint_path, config=ecfg, params=params)

@@ -36,13 +36,13 @@ def main(argv=None):
     if remote:
         common = ["--enable_modelarts=True", f"--data_url={args.data_url}", f"--train_url={args.train_url}"]
         data_root, out = "/cache/data", "/cache/train"
-        train_argv = common + [f"--dataset_root={data_root}"] + rest
+        train_argv = common + [f"--data_path={data_root}"] + rest
     else:
         data_root, out = os.path.abspath(args.data_url), os.path.abspath(args.train_url)
         if not os.path.isdir(data_root):
             raise DataError(f"{args.data_url}: no such data folder")
         common = []
-        train_argv = [f"--dataset_root={data_root}", f"--save_checkpoint_path={out}"] + rest
+        train_argv = [f"--data_path={data_root}", f"--save_checkpoint_path={out}"] + rest
     status = train_entry.main(train_argv)
     if status or args.skip_eval:
         return status
@@ -50,7 +50,7 @@ def main(argv=None):
     if ckpt is None:
         raise DataError(f"{os.path.join(out, 'ckpt_0')}: no checkpoint after training")
     passthrough = [a for a in rest if a.startswith(("--config_path=", "--device_target=", "--device_id="))]
-    eval_argv = common + [f"--dataset_root={data_root}", f"--checkpoint_path={ckpt}",
+    eval_argv = common + [f"--data_path={data_root}", f"--checkpoint_path={ckpt}",
                           f"--output_path={os.path.join(out, 'eval')}"] + passthrough
     return eval_entry.main(eval_argv)
 

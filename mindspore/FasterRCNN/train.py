@@ -1,8 +1,8 @@
 """Train Faster R-CNN (MindSpore), as the reference's train.py, with exact resume.
 
-    python train.py --config_path=fasterrcnn_widerface_config.yaml --wider_root=/data/widerface \\
+    python train.py --config_path=fasterrcnn_widerface_config.yaml --data_path=/data/widerface \\
         --save_checkpoint_path=out --pre_trained=backbone.ckpt
-    python train.py --config_path=default_config.yaml --coco_root=/data/coco --mindrecord_dir=/data/mr \\
+    python train.py --config_path=default_config.yaml --data_path=/data/coco --mindrecord_dir=/data/mr \\
         --device_target=GPU --pre_trained=backbone.ckpt
     msrun --worker_num=2 --local_worker_num=2 --master_port=PORT --log_dir=out/msrun --join=True \\
         train.py --run_distribute=True ...                     # data parallel (mpirun / rank table work too)
@@ -72,9 +72,11 @@ def train_fasterrcnn(cfg):
     from src.errors import CheckpointError
     from src.FasterRcnn.faster_rcnn import Faster_Rcnn
     from src.lr_schedule import learning_rates
-    from src.model_utils.config import apply_resume, dataset_sink, print_config, train_dir
+    from src.model_utils.config import apply_resume, check_data_root, dataset_sink, print_config, train_dir
     from src.network_define import LossCallBack, LossNet, StepCheckpoint, TrainOneStepCell, WithLossCell
 
+    if not cfg.resume:
+        check_data_root(cfg)
     target = set_context(cfg.device_target, cfg.device_id)
     rank, device_num = (init_distributed() if cfg.run_distribute else (0, 1))
     out_dir = train_dir(cfg)
@@ -94,6 +96,7 @@ def train_fasterrcnn(cfg):
         start_step = meta["step"]
     if cfg.run_distribute and cfg.device_num != device_num:
         cfg.device_num = device_num
+    check_data_root(cfg)
     print_config(cfg)
     ms.set_seed(cfg.seed)
 

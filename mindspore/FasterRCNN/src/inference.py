@@ -36,6 +36,28 @@ def eval_detections(all_bbox, all_label, all_mask, max_num):
     return np.concatenate([bbox, label[:, None].astype(np.float32)], axis=1).astype(np.float32)
 
 
+def match_detections(dets, ref, top=50, iou_thr=0.99, score_tol=1e-3):
+    """How many of ``ref``'s ``top`` best rows ``(N, 6)`` are matched one to one by a row of ``dets`` with the same
+    label, IoU >= ``iou_thr`` and a score within ``score_tol`` (the fixture README's end-to-end criterion)."""
+    ref = np.asarray(ref)[np.argsort(-np.asarray(ref)[:, 4], kind="stable")[:top]]
+    dets = np.asarray(dets)
+    used, matched = set(), 0
+    for row in ref:
+        best, best_iou = None, iou_thr
+        for k, d in enumerate(dets):
+            if k in used or d[5] != row[5] or abs(d[4] - row[4]) > score_tol:
+                continue
+            inter = max(min(d[2], row[2]) - max(d[0], row[0]), 0) * max(min(d[3], row[3]) - max(d[1], row[1]), 0)
+            union = (d[2] - d[0]) * (d[3] - d[1]) + (row[2] - row[0]) * (row[3] - row[1]) - inter
+            iou = inter / union if union > 0 else float(np.allclose(d[:4], row[:4]))
+            if iou >= best_iou:
+                best, best_iou = k, iou
+        if best is not None:
+            used.add(best)
+            matched += 1
+    return matched
+
+
 class Predictor:
     """Faster R-CNN inference on single images.
 

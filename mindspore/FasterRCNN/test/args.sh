@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by this model's test/*.sh after common.sh: common.sh's options as train.py / eval.py flags.
-#   TRAIN_ARGS  --config_path (the face config unless given) --dataset_root --device_target --save_checkpoint_path
+#   TRAIN_ARGS  --config_path (the face config unless given) --data_path --device_target --save_checkpoint_path
 #               [--steps --epoch_size --batch_size --pre_trained --resume --device_id] + the other options as given
-#   EVAL_ARGS   --config_path --dataset_root --device_target --output_path=<output>/eval [--device_id]
+#   EVAL_ARGS   --config_path --data_path --device_target --output_path=<output>/eval [--device_id]
 # --checkpoint=CKPT starts training from CKPT (an ImageNet ResNet, or a Faster R-CNN checkpoint with
 # --finetune=True). refuse_option NAME exits 2 when the user gave --NAME= to a script that has no use for it.
 case "$DEVICE" in cpu) DEVICE_TARGET=CPU ;; gpu) DEVICE_TARGET=GPU ;; npu) DEVICE_TARGET=Ascend ;; esac
@@ -15,7 +15,7 @@ for arg in "${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}"; do
   esac
 done
 [[ -f "$CONFIG_PATH" ]] || die "--config_path=$CONFIG_PATH: no such file"
-TRAIN_ARGS=(--config_path="$CONFIG_PATH" --dataset_root="$DATA_PATH" --device_target="$DEVICE_TARGET"
+TRAIN_ARGS=(--config_path="$CONFIG_PATH" --data_path="$DATA_PATH" --device_target="$DEVICE_TARGET"
             --save_checkpoint_path="$OUTPUT_PATH")
 [[ -n "$STEPS" ]] && TRAIN_ARGS+=(--steps="$STEPS")
 [[ -n "$EPOCHS" ]] && TRAIN_ARGS+=(--epoch_size="$EPOCHS")
@@ -23,7 +23,7 @@ TRAIN_ARGS=(--config_path="$CONFIG_PATH" --dataset_root="$DATA_PATH" --device_ta
 [[ -n "$CHECKPOINT" ]] && TRAIN_ARGS+=(--pre_trained="$CHECKPOINT")
 [[ -n "$RESUME" ]] && TRAIN_ARGS+=(--resume="$RESUME")
 TRAIN_ARGS+=("${PASS_ARGS[@]+"${PASS_ARGS[@]}"}")
-EVAL_ARGS=(--config_path="$CONFIG_PATH" --dataset_root="$DATA_PATH" --device_target="$DEVICE_TARGET"
+EVAL_ARGS=(--config_path="$CONFIG_PATH" --data_path="$DATA_PATH" --device_target="$DEVICE_TARGET"
            --output_path="$OUTPUT_PATH/eval")
 
 refuse_option() {

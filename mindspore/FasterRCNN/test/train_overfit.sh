@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Overfit run: the face config trained on the overfit set (python ci/make_mini_widerface.py --overfit 8 --out DIR:
-# train and val are the same 8 images) at a reduced canvas (OVERFIT_ARGS below: 512 x 832, a short warm-up and a
-# higher learning rate, no augmentation), evaluated on those images every --eval_every steps (default 40) until
-# the easy AP reaches --target (default 0.8) or --steps (default 800) is reached. Writes the run files and
-# eval_result.json of the last evaluation into --output_path, and overfit_result.json (easy AP, steps, wall time).
+# train and val are the same 8 images) at a reduced canvas and a light RoI sampling (OVERFIT_ARGS below: 384 x 640,
+# 500 proposals, 32 + 96 RoIs per image, a short warm-up and a higher learning rate, no augmentation), evaluated
+# on those images every --eval_every steps (default 40) until the easy AP reaches --target (default 0.8) or
+# --steps (default 800). Writes the run files and the eval_result.json of the last evaluation into --output_path,
+# and overfit_result.json (easy AP, steps, wall time). --resume=auto continues an interrupted run (the wall time
+# then counts this invocation only).
 #   bash test/train_overfit.sh --data_path=OVERFIT_SET [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=800]
-#        [--eval_every=40] [--target=0.8] [train.py flags]
+#        [--eval_every=40] [--target=0.8] [--resume=auto] [train.py flags]
 SCRIPT_ARGS=("$@")
 EVAL_EVERY=40 TARGET=0.8
 REST=()
@@ -25,11 +27,20 @@ refuse_option device_num "a one-device run"
 refuse_option epochs "the run stops at --target or --steps"
 [[ -f "$DATA_PATH/wider_face_split/wider_face_val_bbx_gt.txt" ]] || \
   die "--data_path=$DATA_PATH is not a WIDER FACE layout (make it with: python ci/make_mini_widerface.py --overfit 8 --out DIR)"
-OVERFIT_ARGS=(--img_height=512 --img_width=832 --base_lr=0.16 --warmup_step=40 --epoch_size=400 --flip_ratio=0
-              --expand_ratio=0 --keep_checkpoint_max=1 --num_parallel_workers=2 --python_multiprocessing=False)
+OVERFIT_ARGS=(--img_height=384 --img_width=640 --num_gts=32 --rpn_proposal_nms_pre=500 --rpn_proposal_max_num=500
+              --num_bboxes_stage2=500 --num_expected_pos_stage2=32 --num_expected_neg_stage2=96 --roi_sample_num=128
+              --base_lr=0.16 --warmup_step=40 --epoch_size=400 --flip_ratio=0 --expand_ratio=0 --keep_checkpoint_max=1
+              --num_parallel_workers=2 --python_multiprocessing=False)
 START=$(date +%s)
 DONE=0 AP=0
-rm -rf "$OUTPUT_PATH/ckpt_0" "$OUTPUT_PATH/train_log.jsonl" "$OUTPUT_PATH/overfit_result.json"
+if [[ "$RESUME" == auto ]]; then
+  CKPT="$(latest_checkpoint "$OUTPUT_PATH/ckpt_0")"
+  [[ -n "$CKPT" ]] && DONE="$(basename "$CKPT" .ckpt | sed 's/.*_//')"
+else
+  [[ -z "$RESUME" ]] || die "--resume takes auto here (the run's own output folder)"
+  rm -rf "$OUTPUT_PATH/ckpt_0" "$OUTPUT_PATH/train_log.jsonl" "$OUTPUT_PATH/overfit_result.json"
+fi
+KEEP=(); for a in "${TRAIN_ARGS[@]}"; do [[ "$a" == --resume=* ]] || KEEP+=("$a"); done; TRAIN_ARGS=("${KEEP[@]}")
 while ((DONE < STEPS)); do
   NEXT=$((DONE + EVAL_EVERY)); ((NEXT > STEPS)) && NEXT=$STEPS
   RES=(); ((DONE > 0)) && RES=(--resume=auto)

@@ -38,7 +38,7 @@ def test_cli_overrides_and_explicit_keys():
     assert (cfg.img_height, cfg.keep_ratio, cfg.base_lr) == (256, False, 0.01)
     assert cfg._explicit == {"img_height", "keep_ratio", "base_lr"}
     assert cfg.dataset == "widerface" and cfg.coco_classes == ["background", "face"]
-    cfg = config(FACE_YAML, "--dataset_root=/data/wider")
+    cfg = config(FACE_YAML, "--data_path=/data/wider")
     assert cfg.wider_root == "/data/wider"
 
 

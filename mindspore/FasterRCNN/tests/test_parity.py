@@ -171,37 +171,14 @@ def test_post_exact(staged, ref_dir, name):
         np.testing.assert_array_equal(got, z[key])
 
 
-def match_top50(dets, ref):
-    """How many of the reference's 50 best detections a port detection matches one to one (same label, IoU >= 0.99,
-    |score difference| <= 1e-3): the fixture README's end-to-end criterion."""
-    ref = ref[np.argsort(-ref[:, 4], kind="stable")[:50]]
-    used, matched = set(), 0
-    for row in ref:
-        best, best_iou = None, 0.99
-        for k, d in enumerate(dets):
-            if k in used or d[5] != row[5] or abs(d[4] - row[4]) > 1e-3:
-                continue
-            iw = min(d[2], row[2]) - max(d[0], row[0])
-            ih = min(d[3], row[3]) - max(d[1], row[1])
-            inter = max(iw, 0) * max(ih, 0)
-            union = (d[2] - d[0]) * (d[3] - d[1]) + (row[2] - row[0]) * (row[3] - row[1]) - inter
-            iou = inter / union if union > 0 else float(np.allclose(d[:4], row[:4]))
-            if iou >= best_iou:
-                best, best_iou = k, iou
-        if best is not None:
-            used.add(best)
-            matched += 1
-    return matched
-
-
 @pytest.mark.parametrize("name", PHOTOS)
 def test_end_to_end_detections(staged, ref_dir, name):
-    from src.inference import eval_detections
+    from src.inference import eval_detections, match_detections
     z, r = reference_npz(ref_dir, name), staged[name]
     bbox, label, mask = (d[0] for d in r["det_e2e"])
     m = mask[:, 0]
     dets = np.concatenate([bbox[m], label[m].astype(np.float32)], 1)
-    assert match_top50(dets, z["dets"]) >= 49
+    assert match_detections(dets, z["dets"]) >= 49
     np.testing.assert_array_equal(eval_detections(bbox, label, mask, 128), z["dets_eval"])
 
 
@@ -242,10 +219,10 @@ def test_two_class_head_and_post(staged, face_ckpt, ref_dir):
 
 def test_two_class_predictor_end_to_end(face_ckpt, ref_dir, shared_dir):
     """The face checkpoint through Predictor (the demo / eval / export path), full network on the photo."""
-    from src.inference import Predictor
+    from src.inference import Predictor, match_detections
     z2 = reference_npz(ref_dir, "astronaut", two_class=True)
     pred = Predictor(face_ckpt, batch_size=1)
     assert pred.class_names == ["face"]
     dets = pred.detect_batch([os.path.join(shared_dir, "data", "real_photos", "astronaut.png")])[0]
-    assert match_top50(dets, z2["dets"]) >= 49
+    assert match_detections(dets, z2["dets"]) >= 49
     np.testing.assert_array_equal(dets, z2["dets_eval"])

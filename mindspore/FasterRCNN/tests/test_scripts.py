@@ -51,7 +51,7 @@ def test_train_args_map_the_options(tmp_path):
     assert r.returncode == 0, r.stderr
     train, ev = r.stdout.split("EVAL\n")
     t = train.split()
-    assert f"--dataset_root={tmp_path}/data" in t and f"--save_checkpoint_path={tmp_path}/out" in t
+    assert f"--data_path={tmp_path}/data" in t and f"--save_checkpoint_path={tmp_path}/out" in t
     assert {"--steps=3", "--epoch_size=2", "--batch_size=4", "--resume=auto", "--device_target=CPU",
             "--base_lr=0.01"} <= set(t)
     assert f"--output_path={tmp_path}/out/eval" in ev.split()

@@ -37,7 +37,7 @@ RUN_KEYS = frozenset((
     "load_path", "device_target", "enable_profiling", "save_checkpoint_path", "num_parallel_workers",
     "python_multiprocessing", "mindrecord_dir", "coco_root", "image_dir", "anno_path", "device_id", "rank_id",
     "log_summary", "checkpoint_path", "file_name", "file_format", "ckpt_file", "result_path", "steps", "resume",
-    "allow_changes", "dataset_sink_mode", "dataset_root", "wider_root", "wider_gt_dir", "mindrecord_workers",
+    "allow_changes", "dataset_sink_mode", "wider_root", "wider_gt_dir", "mindrecord_workers",
     "mindrecord_wait_timeout", "eval_max_images", "pre_trained", "keep_checkpoint_max", "save_checkpoint",
     "save_checkpoint_epochs", "save_checkpoint_steps", "run_eval", "interval", "roi_align_per_level", "prefix",
     "test_batch_size",
@@ -72,9 +72,11 @@ class Config:
         return {k: conv(v) for k, v in vars(self).items() if not k.startswith("_")}
 
     @classmethod
-    def from_dict(cls, d):
-        """The configuration stored in a checkpoint, derived values recomputed and validated."""
+    def from_dict(cls, d, explicit=()):
+        """The configuration stored in a checkpoint, derived values recomputed and validated (``explicit``: the keys
+        a command line gave, see ``derive``)."""
         cfg = cls(dict(d))
+        cfg._explicit = set(explicit)
         derive(cfg)
         validate(cfg)
         return cfg
@@ -233,10 +235,11 @@ def computed_feature_shapes(cfg):
 
 def derive(cfg):
     """``feature_shapes`` (the P2-P6 sizes of the canvas, always recomputed: a YAML's fixed list, as in the
-    Inception-ResNet-v2 config, is the same list for its canvas) and ``num_bboxes`` (anchors per image); the dataset
-    root alias ``dataset_root``."""
-    if getattr(cfg, "dataset_root", ""):
-        setattr(cfg, dataset_root_key(cfg), cfg.dataset_root)
+    Inception-ResNet-v2 config, is the same list for its canvas) and ``num_bboxes`` (anchors per image); the data set
+    root ``data_path`` (it sets ``coco_root`` / ``wider_root`` / ``image_dir`` unless that key was given itself)."""
+    root_key = dataset_root_key(cfg)
+    if getattr(cfg, "data_path", "") and root_key not in getattr(cfg, "_explicit", ()):
+        setattr(cfg, root_key, cfg.data_path)
     cfg.feature_shapes = computed_feature_shapes(cfg)
     cfg.num_bboxes = cfg.num_anchors * sum(h * w for h, w in cfg.feature_shapes)
     return cfg
@@ -244,6 +247,18 @@ def derive(cfg):
 
 def dataset_root_key(cfg):
     return {"coco": "coco_root", "widerface": "wider_root", "other": "image_dir"}.get(cfg.dataset, "coco_root")
+
+
+def check_data_root(cfg):
+    """The configured data set root must exist: a ``DataError`` naming ``--data_path`` otherwise."""
+    from ..errors import DataError
+    key = dataset_root_key(cfg)
+    root = getattr(cfg, key)
+    if not root:
+        raise DataError(f"--data_path is required: the root of the {cfg.dataset} data set ({key})")
+    if not os.path.isdir(root):
+        raise DataError(f"--data_path: the {cfg.dataset} data set root {root} ({key}) does not exist")
+    return root
 
 
 def class_names(cfg):
@@ -411,9 +426,7 @@ def inference_settings(stored, cli, source):
         if key in merged and merged[key] != new:
             raise ConfigError(f"--{key}={new} differs from the setting the network was trained with ({key}="
                               f"{merged[key]}, stored in {source})")
-    cfg = Config.from_dict(merged)
-    cfg._explicit = explicit
-    return cfg
+    return Config.from_dict(merged, explicit)
 
 
 def print_config(cfg, stream=None):

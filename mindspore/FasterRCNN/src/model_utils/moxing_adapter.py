@@ -78,6 +78,8 @@ def moxing_wrapper(cfg, pre_process=None, post_process=None):
             if cfg.enable_modelarts:
                 if not cfg.output_path:
                     cfg.output_path = "/cache/train"
+                if not cfg.data_path:
+                    cfg.data_path = "/cache/data"
                 # what the adapter sets counts as given on the command line (over a checkpoint's stored run keys)
                 cfg._explicit = set(getattr(cfg, "_explicit", set())) | {"output_path", "device_num", "device_id",
                                                                         "data_path", "load_path"}
