@@ -577,20 +577,25 @@ class TrainOrder:
         seeds = np.random.default_rng([self.seed, epoch, self.rank, 7919]).integers(0, 2 ** 63 - 1, len(mine))
         return mine.astype(np.int64), seeds.astype(np.int64)
 
-    def steps(self, start_step, end_step):
-        """Row indices and seeds of the global steps ``start_step + 1 .. end_step``."""
-        idx, seeds = [], []
-        first_epoch = start_step // self.steps_per_epoch
-        last_epoch = (end_step - 1) // self.steps_per_epoch if end_step > start_step else first_epoch - 1
-        for e in range(first_epoch, last_epoch + 1):
+    def segments(self, start_step, end_step):
+        """``[(row indices, sample seeds), ...]``, one per epoch touched, of the global steps ``start_step + 1 ..
+        end_step``."""
+        out = []
+        if end_step <= start_step:
+            return out
+        for e in range(start_step // self.steps_per_epoch, (end_step - 1) // self.steps_per_epoch + 1):
             rows, s = self.epoch(e)
             lo = max(start_step - e * self.steps_per_epoch, 0) * self.batch_size
             hi = min(end_step - e * self.steps_per_epoch, self.steps_per_epoch) * self.batch_size
-            idx.append(rows[lo:hi])
-            seeds.append(s[lo:hi])
-        if not idx:
+            out.append((rows[lo:hi], s[lo:hi]))
+        return out
+
+    def steps(self, start_step, end_step):
+        """Row indices and seeds of the global steps ``start_step + 1 .. end_step``, concatenated."""
+        segs = self.segments(start_step, end_step)
+        if not segs:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(idx), np.concatenate(seeds)
+        return np.concatenate([r for r, _ in segs]), np.concatenate([s for _, s in segs])
 
 
 class _SeedSource:
@@ -622,11 +627,13 @@ def create_fasterrcnn_dataset(config, mindrecord_files, order, start_step, end_s
     import mindspore.dataset as de
     cv2.setNumThreads(0)
     de.config.set_prefetch_size(8)
-    rows, seeds = order.steps(start_step, end_step)
-    records = de.MindDataset(list(mindrecord_files), columns_list=["image", "annotation"],
-                             sampler=de.SubsetSampler(rows.tolist()), num_parallel_workers=2)
-    seed_ds = de.GeneratorDataset(_SeedSource(seeds), column_names=["seed"], shuffle=False)
-    ds = de.zip((records, seed_ds))
+    parts = []
+    for rows, seeds in order.segments(start_step, end_step):     # one epoch each: a sampler holds <= the rows
+        records = de.MindDataset(list(mindrecord_files), columns_list=["image", "annotation"],
+                                 sampler=de.SubsetSampler(rows.tolist()), num_parallel_workers=2)
+        seed_ds = de.GeneratorDataset(_SeedSource(seeds), column_names=["seed"], shuffle=False)
+        parts.append(de.zip((records, seed_ds)))
+    ds = parts[0] if len(parts) == 1 else parts[0].concat(parts[1:])
     ds = ds.map(operations=_decode_and_preprocess(config), input_columns=["image", "annotation", "seed"],
                 output_columns=TRAIN_COLUMNS, num_parallel_workers=num_parallel_workers,
                 python_multiprocessing=python_multiprocessing)

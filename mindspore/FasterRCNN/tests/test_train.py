@@ -101,3 +101,41 @@ def test_msrun_two_workers_on_cpu(mini_data, tmp_path, free_port):
     losses = [float(v.split("total_loss: ")[1].split(",")[0]) for v in
               (open(out / "loss_0.log").read(), open(out / "loss_1.log").read())]
     assert losses[0] != losses[1]                       # different shards, one averaged update
+
+
+def _tiny_wider(mini_data, out, n=4):
+    """A WIDER FACE layout whose train and val splits are the same ``n`` mini-set images (every face kept in every
+    setting), for an epoch of n / 2 steps."""
+    from widerface_eval import read_split_file, write_ground_truth, write_split_file
+    entries = [e for e in read_split_file(os.path.join(mini_data, "wider_face_split", "wider_face_train_bbx_gt.txt"))
+               if len(e.boxes)][:n]
+    os.makedirs(out / "wider_face_split")
+    for split in ("train", "val"):
+        for e in entries:
+            dst = out / f"WIDER_{split}" / "images" / e.name
+            os.makedirs(dst.parent, exist_ok=True)
+            shutil.copyfile(os.path.join(mini_data, "WIDER_train", "images", e.name), dst)
+        write_split_file(str(out / "wider_face_split" / f"wider_face_{split}_bbx_gt.txt"), entries)
+    events = sorted({e.event for e in entries})
+    files = [[os.path.splitext(os.path.basename(e.name))[0] for e in entries if e.event == ev] for ev in events]
+    boxes = [[e.boxes for e in entries if e.event == ev] for ev in events]
+    keep = {s: [[np.arange(1, len(e.boxes) + 1) for e in entries if e.event == ev] for ev in events]
+            for s in ("easy", "medium", "hard")}
+    write_ground_truth(str(out / "ground_truth"), events, files, boxes, keep)
+    return out
+
+
+def test_eval_callback_keeps_the_best_checkpoint(mini_data, tmp_path):
+    data = _tiny_wider(mini_data, tmp_path / "tiny")
+    out = tmp_path / "run"
+    r = run_script(["train.py", f"--config_path={FACE_YAML}", f"--data_path={data}", f"--save_checkpoint_path={out}",
+                    "--epoch_size=1", "--run_eval=True", "--num_parallel_workers=1", "--python_multiprocessing=False",
+                    *SMALL_FLAGS], cwd=MODEL_DIR, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "epoch 1: evaluation result" in r.stdout and "update best result" in r.stdout
+    best, meta = _tensors(out / "best_ckpt" / "best.ckpt")
+    last, _ = _tensors(out / "ckpt_0" / "faster_rcnn-1_2.ckpt")
+    assert meta["step"] == 2 and meta["epoch"] == 1
+    for k in last:
+        np.testing.assert_array_equal(best[k], last[k], err_msg=k)
+    assert len(os.listdir(out / "eval_epoch1" / "predictions")) >= 1

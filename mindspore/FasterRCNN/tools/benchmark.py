@@ -38,6 +38,7 @@ sys.path.insert(0, MODEL_DIR)
 import src  # noqa: E402,F401  (caps oneDNN at AVX2 before MindSpore loads)
 
 REF_PARAMS = 41133087
+DEFAULT_REF_DIR = "/tmp/frcnn_ref/official/cv/FasterRCNN"
 FACEMASK = os.path.join(MODEL_DIR, "fasterrcnn_facemask_config_cpu.yaml")
 
 # Runs in a subprocess with the reference on sys.path (its package is also called ``src``). Our code, calling only
@@ -216,7 +217,9 @@ def performance_from(run_dir, devices, batch=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ref_dir", default=None, help="official/cv/FasterRCNN of mindspore-ai/models (outside the repo)")
+    p.add_argument("--ref_dir", default=os.environ.get("FRCNN_REF_DIR", DEFAULT_REF_DIR),
+                   help="official/cv/FasterRCNN of mindspore-ai/models, outside the repository (default $FRCNN_REF_DIR, "
+                        f"else {DEFAULT_REF_DIR}); missing: the figures without the reference's")
     p.add_argument("--json", default=None, help="write the figures to this JSON file")
     p.add_argument("--steps", type=int, default=3, help="training steps per side (the first compiles)")
     p.add_argument("--skip", default="", help="comma-separated: train, infer, mindrecord")
@@ -249,13 +252,17 @@ def main(argv=None):
         batch = make_batch(cfg, batch_npz)
         log(f"our network: {args.steps} training steps + 3 inferences at {cfg.img_height}x{cfg.img_width}")
         ours = our_train_and_infer(cfg, batch, args.steps)
-        ref = reference_run(args.ref_dir, batch_npz, args.steps, log) if args.ref_dir else None
+        have_ref = args.ref_dir and os.path.isfile(os.path.join(args.ref_dir, "train.py"))
+        if not have_ref:
+            log(f"no reference checkout at {args.ref_dir!r}: its figures are left out (see --ref_dir)")
+        ref = reference_run(args.ref_dir, batch_npz, args.steps, log) if have_ref else None
         shutil.rmtree(work, ignore_errors=True)
         src_name = "reference run in this benchmark (--ref_dir)" if ref else None
         steady = statistics.median(ours["train_times"][1:] or ours["train_times"])
         ref_steady = statistics.median(ref["train_times"][1:] or ref["train_times"]) if ref else None
         fig("train_step_s (768x1280, batch 2)", round(steady, 2), "s", ref_steady and round(ref_steady, 2), src_name)
-        fig("train_step_ratio (ours / reference)", ref_steady and round(steady / ref_steady, 3), "x", 1.0, src_name)
+        if ref_steady:
+            fig("train_step_ratio (ours / reference)", round(steady / ref_steady, 3), "x", 1.0, src_name)
         fig("train_compile_first_step_s", round(ours["train_times"][0], 1), "s",
             ref and round(ref["train_times"][0], 1), src_name)
         fig("train_images_per_s", round(2 / steady, 4), "images/s", ref_steady and round(2 / ref_steady, 4), src_name)
