@@ -43,6 +43,7 @@ STD = np.asarray([58.395, 57.12, 57.375])
 DUMMY_ROW = [0, 0, 0, 0, 0, 1]
 MINDRECORD_SCHEMA = {"image": {"type": "bytes"}, "annotation": {"type": "int32", "shape": [-1, 6]}}
 MINDRECORD_FORMAT = 1           # bumped when what is written changes (invalidates older MindRecords)
+PART_IMAGES = 2048          # images per MindRecord part (and worker process) at least
 TRAIN_COLUMNS = ["image", "image_shape", "box", "label", "valid_num", "rpn_priority", "rcnn_priority"]
 
 
@@ -447,7 +448,8 @@ def _write_part(args):
 
 def write_mindrecord(image_files, image_anno_dict, mindrecord_dir, prefix, workers=0, progress=True, chunk=32):
     """Write the images and their rows (the reference's schema: ``image`` bytes, ``annotation`` int32 [-1, 6]) as
-    ``prefix0 .. prefix<K-1>``, one part per worker process, each a contiguous run of ``image_files`` (reading them
+    ``prefix0 .. prefix<K-1>``, one part per worker process (``K`` = one per ``PART_IMAGES`` images, at most
+    ``workers``; rows written ``chunk`` at a time), each a contiguous run of ``image_files`` (reading them
     in that order gives ``image_files``' order). Every image is checked to decode completely first (a truncated
     file is a ``DataError`` naming it). The parts are written in a scratch folder and moved in only when all are
     complete; ``<prefix>.done.json`` (the fingerprint of the inputs and the file sizes) is written last, so a
@@ -461,7 +463,8 @@ def write_mindrecord(image_files, image_anno_dict, mindrecord_dir, prefix, worke
     if os.path.exists(marker):
         os.remove(marker)
     max_workers = workers or min(os.cpu_count() or 1, 8)
-    nparts = max(1, min(max_workers, 8, math.ceil(len(image_files) / 256)))
+    # a worker process costs a MindSpore import (seconds): one part per PART_IMAGES images, at most the workers
+    nparts = max(1, min(max_workers, 8, len(image_files) // PART_IMAGES))
     bounds = np.linspace(0, len(image_files), nparts + 1).astype(int)
     scratch = os.path.join(mindrecord_dir, f".{prefix}.partial.{os.getpid()}")
     shutil.rmtree(scratch, ignore_errors=True)

@@ -198,10 +198,11 @@ def test_mindrecord_round_trip_reuse_stale_partial(mini_data, tmp_path):
     assert D.read_marker(out, "X.mindrecord", fp) is None
 
 
-def test_mindrecord_parallel_parts_keep_the_order(mini_data, tmp_path):
+def test_mindrecord_parallel_parts_keep_the_order(mini_data, tmp_path, monkeypatch):
     import mindspore.dataset as de
     files, annos = _rows(mini_data, 64)
     files = files * 9                                                              # 576 rows -> 3 parts
+    monkeypatch.setattr(D, "PART_IMAGES", 192)
     parts = D.write_mindrecord(files, annos, str(tmp_path / "mr"), "P.mindrecord", workers=3, progress=False)
     assert len(parts) == 3
     ds = de.MindDataset(parts, columns_list=["annotation"], shuffle=False)
