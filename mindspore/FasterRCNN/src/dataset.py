@@ -626,14 +626,19 @@ def _decode_and_preprocess(config):
 def create_fasterrcnn_dataset(config, mindrecord_files, order, start_step, end_step, batch_size=2,
                               num_parallel_workers=8, python_multiprocessing=False):
     """The training batches of the global steps ``start_step + 1 .. end_step`` (see ``TrainOrder``): columns
-    ``TRAIN_COLUMNS``, ``batch_size`` images each."""
+    ``TRAIN_COLUMNS``, ``batch_size`` images each. ``num_parallel_workers`` is capped at the machine's CPU count
+    (MindSpore refuses more; the configs keep the reference's 8)."""
+    import multiprocessing
+
     import mindspore.dataset as de
+    cpus = multiprocessing.cpu_count()
+    num_parallel_workers = max(1, min(num_parallel_workers, cpus))
     cv2.setNumThreads(0)
     de.config.set_prefetch_size(8)
     parts = []
     for rows, seeds in order.segments(start_step, end_step):     # one epoch each: a sampler holds <= the rows
         records = de.MindDataset(list(mindrecord_files), columns_list=["image", "annotation"],
-                                 sampler=de.SubsetSampler(rows.tolist()), num_parallel_workers=2)
+                                 sampler=de.SubsetSampler(rows.tolist()), num_parallel_workers=min(2, cpus))
         seed_ds = de.GeneratorDataset(_SeedSource(seeds), column_names=["seed"], shuffle=False)
         parts.append(de.zip((records, seed_ds)))
     ds = parts[0] if len(parts) == 1 else parts[0].concat(parts[1:])

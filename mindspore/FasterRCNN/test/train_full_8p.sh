@@ -4,9 +4,8 @@
 # OUTPUT/msrun_log/worker_<rank>.log; all workers stop when one fails.
 #   bash test/train_full_8p.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_num=8] [--output_path=DIR]
 #        [--steps=N] [--epochs=N] [--batch_size=N] [--checkpoint=BACKBONE.ckpt] [--resume=auto|CKPT] [train.py flags]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-source "$MODEL_DIR/test/args.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse_option device_id "each worker takes its device from its rank"
 echo "[train_full_8p] $DEVICE_NUM workers; logs in $OUTPUT_PATH/msrun_log/"
 run_logged launch_msrun "$DEVICE_NUM" "$MODEL_DIR/train.py" "${TRAIN_ARGS[@]}" --run_distribute=True

@@ -8,7 +8,6 @@
 # then counts this invocation only).
 #   bash test/train_overfit.sh --data_path=OVERFIT_SET [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=800]
 #        [--eval_every=40] [--target=0.8] [--resume=auto] [train.py flags]
-SCRIPT_ARGS=("$@")
 EVAL_EVERY=40 TARGET=0.8
 REST=()
 for a in "$@"; do
@@ -22,7 +21,7 @@ set -- "${REST[@]+"${REST[@]}"}"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 STEPS="${STEPS:-800}"
 is_uint "$EVAL_EVERY" && ((EVAL_EVERY > 0)) || die "--eval_every must be a positive whole number"
-source "$MODEL_DIR/test/args.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse_option device_num "a one-device run"
 refuse_option epochs "the run stops at --target or --steps"
 [[ -f "$DATA_PATH/wider_face_split/wider_face_val_bbx_gt.txt" ]] || \

@@ -2,10 +2,9 @@
 # A short data-parallel run (default 6 steps) on --device_num workers (msrun); prints
 # "Final Performance images/sec : N" (batch x workers / median step time after the first two steps).
 #   bash test/train_performance_8p.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_num=8] [--steps=6] [...]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 STEPS="${STEPS:-6}"
-source "$MODEL_DIR/test/args.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse_option device_id "each worker takes its device from its rank"
 refuse_option epochs "a performance run is limited by --steps"
 rm -rf "$OUTPUT_PATH"/ckpt_*

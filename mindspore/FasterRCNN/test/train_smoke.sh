@@ -3,10 +3,9 @@
 # RoI sampling 32 + 96 per image, 500 proposals, 16 ground-truth slots: SMOKE_ARGS below), the WIDER evaluation of
 # the result on the mini val set at that canvas, then ci/smoke.py --summarize writes smoke_result.json.
 #   bash test/train_smoke.sh --data_path=DIR [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=2] [train.py flags]
-SCRIPT_ARGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 STEPS="${STEPS:-2}"
-source "$MODEL_DIR/test/args.sh"
+source "$MODEL_DIR/test/lib/args.sh"
 refuse_option device_num "a one-device run"
 SMOKE_ARGS=(--img_height=128 --img_width=192 --num_gts=16 --rpn_proposal_nms_pre=500 --rpn_proposal_max_num=500
             --num_bboxes_stage2=500 --num_expected_pos_stage2=32 --num_expected_neg_stage2=96 --roi_sample_num=128

@@ -34,13 +34,13 @@ def test_missing_data_path_relative_to_caller(tmp_path):
 
 
 def test_train_args_map_the_options(tmp_path):
-    """args.sh turns common.sh's options into train.py / eval.py flags (checked without running Python)."""
+    """test/lib/args.sh turns common.sh's options into train.py / eval.py flags (checked without running Python)."""
     probe = tmp_path / "probe.sh"
-    probe.write_text('SCRIPT_ARGS=("$@")\nsource "$MODEL/test/common.sh"\nsource "$MODEL/test/args.sh"\n'
+    probe.write_text('source "$MODEL/test/common.sh"\nsource "$MODEL/test/lib/args.sh"\n'
                      'printf "%s\\n" "${TRAIN_ARGS[@]}" ; echo EVAL; printf "%s\\n" "${EVAL_ARGS[@]}"\n')
     model = tmp_path / "model"
-    os.makedirs(model / "test")
-    for f in ("common.sh", "args.sh"):
+    os.makedirs(model / "test" / "lib")
+    for f in ("common.sh", "lib/args.sh"):
         os.symlink(os.path.join(MODEL_DIR, "test", f), model / "test" / f)
     os.symlink(os.path.join(MODEL_DIR, "fasterrcnn_widerface_config.yaml"), model / "fasterrcnn_widerface_config.yaml")
     os.makedirs(tmp_path / "data")

@@ -4,7 +4,7 @@
 #               [--steps --epoch_size --batch_size --pre_trained --resume --device_id] + the other options as given
 #   EVAL_ARGS   --config_path --data_path --device_target --output_path=<output>/eval [--device_id]
 # --checkpoint=CKPT starts training from CKPT (an ImageNet ResNet, or a Faster R-CNN checkpoint with
-# --finetune=True). refuse_option NAME exits 2 when the user gave --NAME= to a script that has no use for it.
+# --finetune=True). refuse_option NAME WHY exits 2 when the user gave --NAME= to a script that has no use for it.
 case "$DEVICE" in cpu) DEVICE_TARGET=CPU ;; gpu) DEVICE_TARGET=GPU ;; npu) DEVICE_TARGET=Ascend ;; esac
 CONFIG_PATH="$MODEL_DIR/fasterrcnn_widerface_config.yaml"
 PASS_ARGS=()
@@ -26,13 +26,7 @@ TRAIN_ARGS+=("${PASS_ARGS[@]+"${PASS_ARGS[@]}"}")
 EVAL_ARGS=(--config_path="$CONFIG_PATH" --data_path="$DATA_PATH" --device_target="$DEVICE_TARGET"
            --output_path="$OUTPUT_PATH/eval")
 
-refuse_option() {
-  local a
-  for a in "${SCRIPT_ARGS[@]+"${SCRIPT_ARGS[@]}"}"; do
-    [[ "$a" == --$1=* ]] && die "--$1 has no use in $SCRIPT_NAME.sh ($2)"
-  done
-  return 0
-}
+refuse_option() { if given "$1"; then die "--$1 has no use in $SCRIPT_NAME.sh ($2)"; fi; }
 
 # the checkpoint of the highest global step in DIR (src/checkpoint.py's rule)
 latest_checkpoint() {
