@@ -2,7 +2,9 @@
 # Smoke run: a few training steps (default 2) of the face config on the mini set at a reduced canvas (128 x 192,
 # RoI sampling 32 + 96 per image, 500 proposals, 16 ground-truth slots: SMOKE_ARGS below), the WIDER evaluation of
 # the result on the mini val set at that canvas, then ci/smoke.py --summarize writes smoke_result.json.
-#   bash test/train_smoke.sh --data_path=DIR [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=2] [train.py flags]
+# --eval_max_images=N evaluates the first N val images only (the contract tests' cheapest run).
+#   bash test/train_smoke.sh --data_path=DIR [--device=cpu|gpu|npu] [--output_path=DIR] [--steps=2]
+#        [--eval_max_images=N] [train.py flags]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 STEPS="${STEPS:-2}"
 source "$MODEL_DIR/test/lib/args.sh"

@@ -45,7 +45,8 @@ def test_train_args_map_the_options(tmp_path):
     os.symlink(os.path.join(MODEL_DIR, "fasterrcnn_widerface_config.yaml"), model / "fasterrcnn_widerface_config.yaml")
     os.makedirs(tmp_path / "data")
     r = subprocess.run(["bash", str(probe), "--data_path=data", "--output_path=out", "--steps=3",
-                        "--epochs=2", "--batch_size=4", "--resume=auto", "--device=cpu", "--base_lr=0.01"],
+                        "--epochs=2", "--batch_size=4", "--resume=auto", "--device=cpu", "--base_lr=0.01",
+                        "--eval_max_images=4"],
                        cwd=str(tmp_path), capture_output=True, text=True,
                        env=dict(os.environ, PYTHON="true", MODEL=str(model)))
     assert r.returncode == 0, r.stderr
@@ -53,5 +54,6 @@ def test_train_args_map_the_options(tmp_path):
     t = train.split()
     assert f"--data_path={tmp_path}/data" in t and f"--save_checkpoint_path={tmp_path}/out" in t
     assert {"--steps=3", "--epoch_size=2", "--batch_size=4", "--resume=auto", "--device_target=CPU",
-            "--base_lr=0.01"} <= set(t)
-    assert f"--output_path={tmp_path}/out/eval" in ev.split()
+            "--base_lr=0.01", "--eval_max_images=4"} <= set(t)
+    assert f"--output_path={tmp_path}/out/eval" in ev.split() and "--eval_max_images=4" in ev.split()
+    assert "--base_lr=0.01" not in ev.split()
