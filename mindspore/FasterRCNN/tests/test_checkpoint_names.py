@@ -94,3 +94,58 @@ def test_modelarts_local_paths_are_the_callers(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="^nope: no such data folder$"):
         modelarts_entry.main(["--data_url=nope", "--train_url=out"])
     assert MODEL_DIR in sys.path[:3] and os.getcwd() == str(tmp_path)
+
+
+def test_convert_official_picks_the_config_by_head_and_backbone():
+    """Without --config_path: 4 classes -> FaceMask, 2 -> the face config, 81 -> COCO R50; ResNet101 / 152 and
+    Inception-ResNet-v2 by a parameter only they have; another class count is one error asking for the config."""
+    from src.errors import CheckpointError
+    from tools.convert_official import pick_config
+
+    class T:
+        def __init__(self, *shape):
+            self.shape = shape
+
+    def head(n, *extra):
+        return {"rcnn.cls_scores.weight": T(1024, n), **{k: T(1) for k in extra}}
+    cases = [(head(4), "fasterrcnn_facemask_config_cpu.yaml"), (head(2), "fasterrcnn_widerface_config.yaml"),
+             (head(81), "default_config.yaml"), (head(81, "backbone.layer3.22.conv1.weight"), "default_config_101.yaml"),
+             (head(81, "backbone.layer3.22.conv1.weight", "backbone.layer2.7.conv1.weight"), "default_config_152.yaml"),
+             (head(81, "backbone.conv2d_1a.conv.weight"), "default_config_InceptionResnetV2.yaml")]
+    for params, yaml_name in cases:
+        path, _ = pick_config(params, "x.ckpt")
+        assert os.path.basename(path) == yaml_name and os.path.isfile(path)
+    with pytest.raises(CheckpointError, match=r"^x\.ckpt: its head has 7 classes.*give --config_path$"):
+        pick_config(head(7), "x.ckpt")
+
+
+def test_loss_scale_is_undone_before_the_update():
+    """TrainOneStepCell takes gradients of ``loss * scale`` and divides them by ``scale`` again (the reference's
+    CPU cell did not): with scale 1024 the SGD step and the reported losses equal those of scale 1."""
+    import mindspore as ms
+    from mindspore import nn, ops
+    from src.network_define import LossNet, TrainOneStepCell, WithLossCell
+
+    class Tiny(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.w = ms.Parameter(ms.Tensor(np.array([0.5, -1.0, 2.0], np.float32)), name="w")
+
+        def construct(self, x, img_shape, gt_bboxe, gt_label, gt_num, rpn_priority, rcnn_priority):
+            a = ops.reduce_sum(self.w * x)
+            b = ops.reduce_sum(self.w * self.w)
+            return a, b, a * 0.5, a * 0.5, b * 0.5, b * 0.5
+
+    def step(scale):
+        net = Tiny()
+        cell = TrainOneStepCell(WithLossCell(net, LossNet()), nn.SGD([net.w], learning_rate=0.1, momentum=0.9),
+                                scale_sense=scale)
+        z = ms.Tensor(np.zeros(1, np.float32))
+        out = cell(ms.Tensor(np.array([1.0, 2.0, 3.0], np.float32)), z, z, z, z, z, z)
+        return net.w.asnumpy(), float(out[0].asnumpy())
+    w1, loss1 = step(1.0)
+    w2, loss2 = step(1024.0)
+    x, w0 = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(w1, w0 - 0.1 * (x + 2 * w0), rtol=1e-6)     # d(w.x + w.w)/dw = x + 2w
+    np.testing.assert_array_equal(w2, w1)
+    assert loss1 == loss2 == float(w0 @ x + w0 @ w0)

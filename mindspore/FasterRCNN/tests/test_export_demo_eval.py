@@ -133,3 +133,90 @@ def test_error_paths_are_one_line(small_run, ref_ckpt4, shared_dir, mini_data, t
                                timeout=300), "train.py", "--data_path is required")
     _one_line_error(run_script(["demo.py", "--image", photo, "--checkpoint", small_run["ckpt2"], "--device", "npu"],
                                cwd=MODEL_DIR, timeout=300), "demo.py", "device Ascend was asked for")
+
+
+def test_eval_refuses_a_truncated_image_and_keeps_the_prediction_folder(mini_data, shared_dir, tmp_path):
+    """eval's image loading (Predictor.preprocess) on a WIDER layout whose second val image is cut: a DataError
+    naming that file, before anything is written (the network is stood in for: every image gets no detection)."""
+    import shutil
+    from src.engine import evaluate_wider
+    from src.errors import DataError
+    from src.inference import Predictor
+    from helpers import small_config
+    root = tmp_path / "wider"
+    shutil.copytree(mini_data, root, ignore=shutil.ignore_patterns("WIDER_train"))
+    from src.dataset import read_wider_split
+    second = root / "WIDER_val" / "images" / read_wider_split(str(root), is_training=False)[1].name
+    second.write_bytes(second.read_bytes()[: second.stat().st_size // 2])
+    pred_dir = tmp_path / "predictions"
+    pred_dir.mkdir()
+    (pred_dir / "earlier_run.txt").write_text("kept\n")
+
+    class NoNetwork:
+        batch_size, config = 1, small_config()
+        preprocess = Predictor.preprocess
+
+        def run(self, inputs, metas):
+            n = self.config.num_gts
+            return np.zeros((1, n, 5), np.float32), np.zeros((1, n), np.int32), np.zeros((1, n), bool)
+
+    with pytest.raises(DataError, match=rf"^{second}: .*(truncated|does not decode)"):
+        evaluate_wider(NoNetwork(), str(root), str(root / "ground_truth"), str(pred_dir), max_images=3,
+                       progress=False)
+    assert os.listdir(pred_dir) == ["earlier_run.txt"]
+
+
+def test_coco_eval_survives_failing_plots(tmp_path, monkeypatch):
+    """The reference exits -1 when its plots fail after the mAP was computed; here a plot error is one warning
+    and the numbers are returned (one image, one face, found exactly: AP 1)."""
+    from pycocotools.coco import COCO
+    import src.util as util
+    gt = {"images": [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 100}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600,
+                           "iscrowd": 0}], "categories": [{"id": 1, "name": "face"}]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dets.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40],
+                                                     "score": 0.9}]))
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(tmp_path / "gt.json"))
+
+    def broken(*a, **k):
+        raise OSError("no space left on device")
+    monkeypatch.setattr(util, "write_plots", broken)
+    lines = []
+    rec = util.coco_eval(coco, str(tmp_path / "dets.json"), str(tmp_path), ["face"], log=lines.append)
+    assert rec["stats"][util.STAT_NAMES[0]] == pytest.approx(1.0) and rec["per_class"][0]["class"] == "face"
+    assert lines[-1] == "warning: the evaluation plots were not written (OSError: no space left on device)"
+
+
+def test_postprocess_reads_the_310_outputs(tmp_path):
+    """postprocess.py: the three .bin outputs per image (float16 boxes, int32 labels, bool mask) through eval.py's
+    rule and the COCO evaluation; a missing output file is one DataError naming it."""
+    import postprocess
+    from helpers import FACE_YAML
+    from src.errors import DataError
+    gt = {"images": [{"id": 7, "file_name": "img_7.jpg", "height": 100, "width": 100}],
+          "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600,
+                           "iscrowd": 0}], "categories": [{"id": 1, "name": "face"}]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    res = tmp_path / "result_Files"
+    res.mkdir()
+    n = 16
+    boxes = np.zeros((n, 5), np.float16)
+    boxes[0] = [10, 10, 49, 49, 0.9]                    # x2 - x1 + 1 = 40: the reference's +1 width
+    boxes[1] = [60, 60, 90, 90, 0.95]                   # masked out: not a detection
+    mask = np.zeros(n, np.bool_)
+    mask[0] = True
+    boxes.tofile(res / "img_7_0.bin")
+    np.zeros(n, np.int32).tofile(res / "img_7_1.bin")
+    mask.tofile(res / "img_7_2.bin")
+    argv = [f"--config_path={FACE_YAML}", f"--anno_path={tmp_path / 'gt.json'}", f"--result_path={res}",
+            f"--output_path={tmp_path / 'out'}"]
+    assert postprocess.main(argv) == 0
+    rec = json.load(open(tmp_path / "out" / "eval_result.json"))
+    assert rec["coco"]["AP"] == pytest.approx(1.0) and rec["per_class"][0]["class"] == "face"
+    os.remove(res / "img_7_2.bin")
+    with pytest.raises(DataError, match=rf"^{res}/img_7_2\.bin: inference output not found$"):
+        postprocess.main(argv)
