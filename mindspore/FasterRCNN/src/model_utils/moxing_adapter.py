@@ -18,20 +18,9 @@ import os
 import time
 
 from ..errors import DeviceError
+from .local_adapter import get_device_id, get_device_num, get_rank_id  # noqa: F401 - the same environment variables
 
 _global_sync_count = 0
-
-
-def get_device_id():
-    return int(os.getenv("DEVICE_ID", "0"))
-
-
-def get_device_num():
-    return int(os.getenv("RANK_SIZE", "1"))
-
-
-def get_rank_id():
-    return int(os.getenv("RANK_ID", "0"))
 
 
 def get_job_id():
