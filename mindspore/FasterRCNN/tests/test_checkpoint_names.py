@@ -149,3 +149,22 @@ def test_loss_scale_is_undone_before_the_update():
     np.testing.assert_allclose(w1, w0 - 0.1 * (x + 2 * w0), rtol=1e-6)     # d(w.x + w.w)/dw = x + 2w
     np.testing.assert_array_equal(w2, w1)
     assert loss1 == loss2 == float(w0 @ x + w0 @ w0)
+
+
+def test_latest_and_keep_last_n_count_global_steps(tmp_path):
+    """``--resume auto`` takes the highest global step (not the newest file, not the text order); keeping the last
+    N counts every checkpoint of the folder, those of earlier runs too; other files are left alone."""
+    from src.checkpoint import checkpoint_name, latest_checkpoint, list_checkpoints, prune_checkpoints
+    assert latest_checkpoint(str(tmp_path)) is None
+    steps = [(1, 9), (2, 18), (2, 20), (3, 100), (1, 8)]             # (epoch, global step), written in this order
+    for e, s in steps:
+        (tmp_path / checkpoint_name(e, s)).write_bytes(b"x")
+    (tmp_path / "faster_rcnn-x_7.ckpt").write_bytes(b"x")
+    (tmp_path / "best.ckpt").write_bytes(b"x")
+    assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path))] == \
+        ["faster_rcnn-1_8.ckpt", "faster_rcnn-1_9.ckpt", "faster_rcnn-2_18.ckpt", "faster_rcnn-2_20.ckpt",
+         "faster_rcnn-3_100.ckpt"]
+    assert os.path.basename(latest_checkpoint(str(tmp_path))) == "faster_rcnn-3_100.ckpt"
+    prune_checkpoints(str(tmp_path), 2)
+    assert sorted(os.listdir(tmp_path)) == ["best.ckpt", "faster_rcnn-2_20.ckpt", "faster_rcnn-3_100.ckpt",
+                                            "faster_rcnn-x_7.ckpt"]
