@@ -77,6 +77,12 @@ def train_fasterrcnn(cfg):
 
     if not cfg.resume:
         check_data_root(cfg)
+    elif "device_target" not in cfg._explicit:
+        # the resumed run's device, needed before apply_resume (below) restores the rest; every rank has rank 0's
+        peek = resolve_resume(cfg, 0, log=lambda msg: None)
+        stored = read_checkpoint(peek)[1]["config"] if peek else None
+        if stored and stored.get("device_target"):
+            cfg.device_target = stored["device_target"]
     target = set_context(cfg.device_target, cfg.device_id)
     rank, device_num = (init_distributed() if cfg.run_distribute else (0, 1))
     out_dir = train_dir(cfg)

@@ -71,11 +71,15 @@ def test_resume_auto_restores_settings_and_refuses_a_changed_flag(small_run, min
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "--batch_size=4 differs from the resumed run's batch_size=2" in err[0]
     assert "faster_rcnn-1_2.ckpt" in err[0] and "--allow_changes" in err[0]
-    # no flag but the folder: the settings (canvas 128 x 192, 2 steps ...) come back, and step 2 is the last one
-    r = run_script(base + ["--steps=2", f"--data_path={mini_data}"], cwd=MODEL_DIR, timeout=300)
+    # the README's command, no --config_path (default_config.yaml: Ascend, COCO): the settings (the face config,
+    # canvas 128 x 192, CPU, its data workers ...) come back from the checkpoint, and step 2 is the last one
+    r = run_script(["train.py", f"--save_checkpoint_path={out}", "--resume=auto", f"--data_path={mini_data}",
+                    "--steps=2"], cwd=MODEL_DIR, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "nothing to do: the checkpoint is at step 2, the run ends at step 2" in r.stdout
-    assert "'img_height': 128" in r.stdout
+    for shown in ("'img_height': 128", "'device_target': 'CPU'", "'dataset': 'widerface'", "'num_classes': 2",
+                  "'python_multiprocessing': False"):
+        assert shown in r.stdout, shown
     assert [x["step"] for x in read_step_log(out / "train_log.jsonl")] == [1, 2]
 
 

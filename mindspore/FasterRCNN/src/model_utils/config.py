@@ -42,6 +42,14 @@ RUN_KEYS = frozenset((
     "save_checkpoint_epochs", "save_checkpoint_steps", "run_eval", "interval", "roi_align_per_level", "prefix",
     "test_batch_size",
 ))
+# The run keys of how a run trains (device, data pipeline, checkpointing, evaluation): a resumed run takes them from
+# its checkpoint too, unless they are given on its command line (where a different value is no refusal).
+RESTORED_RUN_KEYS = frozenset((
+    "device_target", "num_parallel_workers", "python_multiprocessing", "dataset_sink_mode", "mindrecord_dir",
+    "mindrecord_workers", "mindrecord_wait_timeout", "keep_checkpoint_max", "save_checkpoint",
+    "save_checkpoint_epochs", "save_checkpoint_steps", "run_eval", "interval", "roi_align_per_level",
+    "eval_max_images", "enable_profiling", "log_summary", "wider_gt_dir", "prefix", "test_batch_size",
+))
 DERIVED_KEYS = ("feature_shapes", "num_bboxes")
 # Settings of inference that eval.py / export.py / demo.py may change for a trained network (canvas, thresholds,
 # batch, which data set format it is evaluated on).
@@ -387,10 +395,14 @@ def apply_resume(cfg, saved, source, allow_changes=False, log=print):
 
     Every setting outside ``RUN_KEYS`` comes from the checkpoint. A setting given explicitly on this command line
     that differs from the checkpoint's is refused (``ConfigError`` naming the flag and both values) unless
-    ``allow_changes``, in which case each change is printed and applied. Returns the list of changed keys."""
+    ``allow_changes``, in which case each change is printed and applied. The ``RESTORED_RUN_KEYS`` (device, data
+    pipeline, checkpointing) come from the checkpoint unless given on this command line. Returns the list of
+    changed keys."""
     changed = []
     explicit = getattr(cfg, "_explicit", set())
     for key, old in saved.items():
+        if key in RESTORED_RUN_KEYS and key not in explicit and hasattr(cfg, key):
+            setattr(cfg, key, old)
         if key in RUN_KEYS or key in DERIVED_KEYS or not hasattr(cfg, key):
             continue
         new = getattr(cfg, key)
