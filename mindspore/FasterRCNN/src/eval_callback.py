@@ -1,0 +1,62 @@
+"""``EvalCallBack`` (``--run_eval=True``): evaluate the training network every ``interval`` epochs and keep the best.
+
+The evaluation is eval.py's (``engine.evaluate``) on the current weights, run by a ``Predictor`` that shares the
+configuration; its output goes to ``<save_checkpoint_path>/eval_epoch<N>/``. The metric is the bbox mAP for COCO
+json / 'other' lists and the mean of the easy / medium / hard AP for WIDER FACE; a new best is written (atomically,
+with the configuration) to ``<save_checkpoint_path>/best_ckpt/best.ckpt``.
+"""
+import os
+
+from mindspore.train.callback import Callback
+
+from .checkpoint import save_checkpoint
+from .engine import evaluate
+
+
+class EvalCallBack(Callback):
+    def __init__(self, config, net, start_step, steps_per_epoch, out_dir):
+        super().__init__()
+        self.config = config
+        self.net = net
+        self.global_step = start_step
+        self._base = start_step
+        self.steps_per_epoch = steps_per_epoch
+        self.out_dir = out_dir
+        self.best_ckpt_path = os.path.join(out_dir, "best_ckpt", "best.ckpt")
+        self.best_res = float("-inf")
+        self.best_epoch = 0
+        self.predictor = None
+
+    def on_train_begin(self, run_context):
+        self._base = self.global_step
+
+    def on_train_step_end(self, run_context):
+        cb = run_context.original_args()
+        step = self._base + cb.cur_step_num
+        previous, self.global_step = self.global_step, step
+        epoch = step // self.steps_per_epoch
+        if epoch == previous // self.steps_per_epoch:           # no epoch ended in these steps
+            return
+        if epoch % self.config.interval and epoch != self.config.epoch_size:
+            return
+        self.evaluate(epoch, cb.train_network)
+
+    def evaluate(self, epoch, train_network):
+        from .inference import Predictor
+        params = {p.name: p for p in self.net.get_parameters()}
+        if self.predictor is None:
+            self.predictor = Predictor(config=self.config, params=params)
+        else:
+            self.predictor.load_weights(params)
+        res, _ = evaluate(self.config, self.predictor, os.path.join(self.out_dir, f"eval_epoch{epoch}"),
+                          progress=False, plot=False)
+        print(f"epoch {epoch}: evaluation result {res:.4f}", flush=True)
+        if res > self.best_res:
+            self.best_res, self.best_epoch = res, epoch
+            save_checkpoint(self.best_ckpt_path, train_network, self.config.to_dict(),
+                            step=self.global_step, epoch=epoch)
+            print(f"update best result: {res:.4f} in the {epoch} th epoch", flush=True)
+
+    def on_train_end(self, run_context):
+        if self.best_epoch:
+            print(f"End training the best {self.best_res:.4f} epoch is {self.best_epoch}", flush=True)
