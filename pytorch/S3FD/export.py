@@ -11,6 +11,7 @@ second size: raw outputs within 1e-4, detections of the ``native`` protocol with
 import argparse
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -40,7 +41,11 @@ def export_onnx(net, path, opset=13, size=(640, 640)):
     x = torch.zeros(1, 3, *size)
     axes = {"input": {0: "batch", 2: "height", 3: "width"}, "loc": {0: "batch", 1: "priors"},
             "conf": {0: "batch", 1: "priors"}}
-    with atomic_path(path) as tmp, torch.no_grad():
+    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter (the one that keeps H and W dynamic here) warns that it is deprecated, and the
+        # tracer that the feature-map sizes become constants (they are not outputs of the graph)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(graph, (x,), tmp, input_names=["input"], output_names=["loc", "conf"],
                           opset_version=opset, dynamic_axes=axes, dynamo=False)
     return path

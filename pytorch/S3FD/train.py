@@ -27,8 +27,8 @@ from data.widerface import WIDERDetection, detection_collate
 from layers.functions.prior_box import num_priors
 from layers.modules.multibox_loss import MultiBoxLoss
 from s3fd import build_s3fd, count_parameters, init_weights
-from src.checkpoint import (BEST_NAME, checkpoint_name, config_of, latest_checkpoint, load_weights, prune_checkpoints,
-                            read_checkpoint, save_checkpoint, torch_load)
+from src.checkpoint import (BEST_NAME, checkpoint_name, config_of, latest_checkpoint, load_weights, mark_latest,
+                            prune_checkpoints, read_checkpoint, save_checkpoint, torch_load)
 from src.device import Amp, init_distributed
 from src.engine import Context, EpochSampler, RunState, evaluate_loss, train_one_epoch
 from src.errors import CheckpointError, ConfigError, DataError, UserError, run_cli
@@ -68,7 +68,8 @@ def build_parser():
                    help="the reference's 'val' preprocessing for training (resize only), e.g. for overfit checks")
     p.add_argument("--basenet", help="ImageNet VGG16 weights (ssd.pytorch's vgg16_reducedfc.pth) for the backbone")
     p.add_argument("--checkpoint", help="start from the weights of this checkpoint (e.g. tools/convert_official.py's)")
-    p.add_argument("--resume", help="'auto' (the latest OUT/sfd_face_<step>.pth) or a training checkpoint")
+    p.add_argument("--resume", help="'auto' (the newest training checkpoint of OUT, named in OUT/last_checkpoint) or a "
+                   "training checkpoint")
     p.add_argument("--allow_changes", action="store_true", help="with --resume: accept flags that differ from the run")
     p.add_argument("--amp", action="store_const", const=True, help="mixed precision (bf16 on cpu, fp16 on gpu / npu; "
                    "apex O1 on npu when installed)")
@@ -249,9 +250,8 @@ def main(argv=None):
         if a.basenet:
             load_basenet(net, a.basenet)
             log(f"Load base network {a.basenet}")
-        elif dist.main:
-            print("train.py: warning: no --basenet (vgg16_reducedfc.pth): training VGG16 from scratch",
-                  file=sys.stderr, flush=True)
+        else:
+            log("warning: no --basenet (ImageNet vgg16_reducedfc.pth): training VGG16 from scratch")
     net.to(device)
 
     optimizer = torch.optim.SGD(net.parameters(), lr=cfg.LR, momentum=cfg.MOMENTUM, weight_decay=cfg.WEIGHT_DECAY)
@@ -292,10 +292,11 @@ def main(argv=None):
 
     def save(st):
         if dist.main:
-            save_checkpoint(os.path.join(out, checkpoint_name(st.step)), {
+            path = save_checkpoint(os.path.join(out, checkpoint_name(st.step)), {
                 "config": to_dict(cfg), "state_dict": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "amp": amp.state_dict(), "state": st.to_dict(), "run": run,
                 "rng": {"torch_rng": torch.get_rng_state()}, "world_size": dist.world})
+            mark_latest(out, path)
             prune_checkpoints(out, run["keep_checkpoints"])
 
     max_step = run["steps"]

@@ -135,33 +135,55 @@ def load_weights(net, state_dict, path):
         raise CheckpointError(f"{path}: weights do not fit the network ({' '.join(lines[:2])[:300]})") from None
 
 
+POINTER = "last_checkpoint"      # names the newest training checkpoint of the folder (as MMEngine's file)
+
+
 def step_checkpoints(folder):
-    """``[(step, path)]`` of the training checkpoints in ``folder``, ascending."""
+    """``[(step, path)]`` of the training checkpoints in ``folder``, in the order they were written (oldest first;
+    modification time, then step)."""
     if not os.path.isdir(folder):
         return []
     found = []
     for name in os.listdir(folder):
         m = _STEP_RE.match(name)
         if m:
-            found.append((int(m.group(1)), os.path.join(folder, name)))
-    return sorted(found)
+            path = os.path.join(folder, name)
+            try:
+                found.append((os.path.getmtime(path), int(m.group(1)), path))
+            except FileNotFoundError:
+                continue
+    return [(step, path) for _, step, path in sorted(found)]
+
+
+def mark_latest(folder, path):
+    """Record ``path`` as the folder's newest training checkpoint (``last_checkpoint``, written atomically)."""
+    from .fileio import write_text_atomic
+    write_text_atomic(os.path.join(folder, POINTER), os.path.basename(path) + "\n")
 
 
 def latest_checkpoint(folder):
-    """The training checkpoint of the highest global step in ``folder``, or None."""
+    """The folder's newest training checkpoint (the one ``last_checkpoint`` names, else the last written), or
+    None."""
+    pointer = os.path.join(folder, POINTER)
+    if os.path.isfile(pointer):
+        with open(pointer, encoding="utf-8") as f:
+            name = f.read().strip()
+        if name and os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
     found = step_checkpoints(folder)
     return found[-1][1] if found else None
 
 
 def prune_checkpoints(folder, keep):
-    """Delete all but the ``keep`` latest training checkpoints of ``folder`` (every one counts, also those of
-    earlier runs resumed into this folder); ``keep`` <= 0 keeps all."""
+    """Delete all but the ``keep`` newest training checkpoints of ``folder`` (every one counts, also those of an
+    earlier run in this folder); ``keep`` <= 0 keeps all. The one ``last_checkpoint`` names is always kept."""
     if keep <= 0:
         return []
-    old = step_checkpoints(folder)[:-keep]
-    for _, path in old:
+    latest = latest_checkpoint(folder)
+    old = [p for _, p in step_checkpoints(folder)[:-keep] if p != latest]
+    for path in old:
         try:
             os.remove(path)
         except FileNotFoundError:
             pass
-    return [p for _, p in old]
+    return old

@@ -17,6 +17,7 @@ loss (the mean of ``loss_l + loss_c`` over the val batches)::
     test epoch:0 || Loss:9.8765
 """
 import math
+import sys
 import time
 
 import torch
@@ -99,8 +100,8 @@ def train_one_epoch(model, criterion, optimizer, loader, state, ctx):
     ``loader.sampler`` must already be set to the epoch and the samples to skip."""
     cfg, dist = ctx.cfg, ctx.dist
     model.train()
-    bar = tqdm(loader, desc=f"epoch {state.epoch}", unit="batch", disable=not dist.main, leave=False,
-               mininterval=10)
+    bar = tqdm(loader, desc=f"epoch {state.epoch}", unit="batch", disable=None if dist.main else True, leave=False,
+               mininterval=10, file=sys.stdout)
     t_prev = time.time()
     for images, targets in bar:
         lr = lr_at(cfg, state.step + 1)
@@ -151,8 +152,8 @@ def evaluate_loss(model, criterion, loader, ctx):
     model.eval()
     t0 = time.time()
     sums = torch.zeros(2, dtype=torch.float64)
-    for images, targets in tqdm(loader, desc="val", unit="batch", disable=not ctx.dist.main, leave=False,
-                                mininterval=10):
+    for images, targets in tqdm(loader, desc="val", unit="batch", disable=None if ctx.dist.main else True,
+                                leave=False, mininterval=10, file=sys.stdout):
         images, targets = _to_device(images, targets, ctx.device)
         with ctx.amp.autocast():
             out = model(images)

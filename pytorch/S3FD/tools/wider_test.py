@@ -69,7 +69,7 @@ def evaluate(predictor, data_path, gt_dir, output_path, protocol, thresh=None, i
     pred_dir = os.path.join(output_path, "predictions")
     t0 = time.time()
     with we.PredictionFolder(pred_dir) as folder:
-        for rel in tqdm(items, desc="WIDER val", unit="img", disable=not progress, mininterval=5):
+        for rel in tqdm(items, desc="WIDER val", unit="img", disable=not progress, mininterval=5, file=sys.stdout):
             dets = predictor(os.path.join(img_root, rel), protocol, thresh=thresh, input_size=input_size)
             dets = np.asarray(dets, np.float64).reshape(-1, 5).copy()
             dets[:, 2:4] += 1.0                        # the reference writes w = x2 - x1 + 1, h = y2 - y1 + 1

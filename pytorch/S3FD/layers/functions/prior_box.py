@@ -25,13 +25,15 @@ def feature_map_sizes(height, width, cfg):
         c3 = n // 2 // 2
         c4 = math.ceil(c3 / 2) if arch["pool3_ceil_mode"] else c3 // 2
         c5 = c4 // 2
-        fc7 = c5 // 2 + 2 * arch["fc6_padding"] - 2 * arch["fc6_dilation"]
+        pool5 = c5 // 2
+        fc7 = pool5 + 2 * arch["fc6_padding"] - 2 * arch["fc6_dilation"]
         c6 = (fc7 - 1) // 2 + 1
         c7 = (c6 - 1) // 2 + 1
-        return [c3, c4, c5, fc7, c6, c7]
+        return [c3, c4, c5, fc7, c6, c7], pool5
 
-    sizes = list(zip(chain(int(height)), chain(int(width))))
-    if min(min(s) for s in sizes) < 1:
+    (hs, hp5), (ws, wp5) = chain(int(height)), chain(int(width))
+    sizes = list(zip(hs, ws))
+    if min(min(s) for s in sizes) < 1 or min(hp5, wp5) < 1:
         raise ValueError(f"input {height}x{width} is too small for S3FD ({cfg.ARCH}): a feature map would be empty")
     return sizes
 
