@@ -137,10 +137,16 @@ class S3FD(nn.Module):
         return loc, conf, priors
 
 
+# mean-subtracted 0-255 pixels have a standard deviation of about 60: conv1_1's He weights are divided by this
+# when VGG starts from scratch, so that activations start at the unit scale He initialisation assumes
+SCRATCH_INPUT_GAIN = 1 / 64
+
+
 def init_weights(net, vgg_too=True):
     """The reference's initialisation of the layers it trains from scratch: xavier-uniform weights and zero biases
     for extras, loc and conf. With ``vgg_too`` (no ``--basenet`` given) the VGG convolutions are initialised as
-    torchvision initialises VGG for ImageNet training (He normal, fan-out, zero bias)."""
+    torchvision initialises VGG for ImageNet training (He normal, fan-out, zero bias), conv1_1 scaled by
+    ``SCRATCH_INPUT_GAIN`` for the unnormalised pixel input."""
     def xavier(m):
         if isinstance(m, nn.Conv2d):
             nn.init.xavier_uniform_(m.weight)
@@ -156,6 +162,8 @@ def init_weights(net, vgg_too=True):
     net.conf.apply(xavier)
     if vgg_too:
         net.vgg.apply(he)
+        with torch.no_grad():
+            net.vgg[0].weight.mul_(SCRATCH_INPUT_GAIN)
 
 
 def count_parameters(net):

@@ -207,6 +207,7 @@ def main(argv=None):
         if resume is None:
             log(f"--resume auto: no sfd_face_<step>.pth in {out}; starting a new run")
     ck = read_checkpoint(resume) if resume else None
+    init = None
     if ck is not None:
         if "optimizer" not in ck or "state" not in ck:
             raise CheckpointError(f"{resume}: holds weights only, not a training state; start from it with "
@@ -214,6 +215,9 @@ def main(argv=None):
         cfg, run = merge_resumed(a, explicit, config_of(ck, resume), ck.get("run", {}), resume, log)
         run["output_path"] = out
     else:
+        init = read_checkpoint(a.checkpoint) if a.checkpoint else None
+        if init is not None and a.arch is None:
+            a.arch = config_of(init, a.checkpoint).ARCH          # fine-tune in the checkpoint's architecture
         cfg = config_from_flags(a)
         run = {k: (getattr(a, k) if getattr(a, k) is not None else v) for k, v in RUN_DEFAULTS.items()}
         run["output_path"] = out
@@ -237,8 +241,7 @@ def main(argv=None):
     net = build_s3fd("train", cfg.NUM_CLASSES, cfg)
     if ck is not None:
         load_weights(net, ck["state_dict"], resume)
-    elif a.checkpoint:
-        init = read_checkpoint(a.checkpoint)
+    elif init is not None:
         init_cfg = config_of(init, a.checkpoint)
         if init_cfg.ARCH != cfg.ARCH:
             raise ConfigError(f"--checkpoint {a.checkpoint} is of ARCH {init_cfg.ARCH}, the run of {cfg.ARCH}: "
@@ -290,7 +293,10 @@ def main(argv=None):
     step_log = StepLog(os.path.join(out, "train_log.jsonl"), resume_step=state.step if ck is not None else None) \
         if dist.main else None
 
+    last_saved = [None]
+
     def save(st):
+        last_saved[0] = st.step
         if dist.main:
             path = save_checkpoint(os.path.join(out, checkpoint_name(st.step)), {
                 "config": to_dict(cfg), "state_dict": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -329,7 +335,10 @@ def main(argv=None):
                             "epoch": state.epoch, "val_loss": tloss})
             state.epoch += 1
             state.epoch_samples, state.epoch_loss_sum, state.epoch_batches = 0, 0.0, 0
-            save(state)
+            if val_loader is not None:          # the reference writes its checkpoint after each validation
+                save(state)
+        if last_saved[0] != state.step and state.step > 0:
+            save(state)                         # the end of the run is always a checkpoint
     finally:
         if step_log is not None:
             step_log.close()

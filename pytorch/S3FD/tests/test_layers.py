@@ -145,6 +145,19 @@ def test_hard_negatives_are_the_top_3_per_image_by_loss():
     assert not neg[2].any()
 
 
+def test_hard_negatives_survive_a_huge_logit_elsewhere_in_the_batch():
+    """The mining loss is stabilised per prior: a prior 90+ below the batch's largest logit is still ranked (the
+    reference's batch-wide maximum underflows it to -inf)."""
+    crit = MultiBoxLoss(CFG)
+    conf = torch.zeros(1, 6, 2)
+    conf[0, 0] = torch.tensor([0.0, 500.0])          # a positive with a huge face logit
+    conf[0, 1:, 1] = torch.tensor([5.0, -3.0, 4.0, -2.0, 1.0])
+    conf_t = torch.zeros(1, 6, dtype=torch.long)
+    conf_t[0, 0] = 1
+    neg = crit.hard_negatives(conf, conf_t, conf_t > 0) & (conf_t == 0)
+    assert torch.nonzero(neg[0]).flatten().tolist() == [1, 3, 5]       # the three confident false faces
+
+
 def test_loss_terms_divided_by_the_batch_positives(monkeypatch):
     crit = MultiBoxLoss(CFG)
     g = torch.Generator().manual_seed(1)

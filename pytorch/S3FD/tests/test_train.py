@@ -58,7 +58,7 @@ def test_two_steps_then_exact_resume(tiny_lists, tmp_path):
     resumed = log_of(b)
     assert [x["step"] for x in resumed] == [1, 2, 3]
     assert [x["loss"] for x in resumed] == [x["loss"] for x in full]          # bit for bit: same data, same math
-    assert sorted(f for f in os.listdir(b) if f.startswith("sfd_face_")) == [f"sfd_face_{i}.pth" for i in (1, 2, 3)]
+    assert sorted(f for f in os.listdir(b) if f.startswith("sfd_face_")) == ["sfd_face_1.pth", "sfd_face_3.pth"]
     wa = torch.load(a / "sfd_face_3.pth", weights_only=True)["state_dict"]
     wb = torch.load(b / "sfd_face_3.pth", weights_only=True)["state_dict"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
