@@ -56,8 +56,12 @@ def main(argv=None):
     records = [{"box": [round(float(v), 2) for v in d[:4]], "score": round(float(d[4]), 5)} for d in dets]
     if a.output:
         with atomic_path(a.output) as tmp:
-            if not cv2.imwrite(tmp, draw(image, dets)):
-                raise UserError(f"{a.output}: cannot write an image with this extension")
+            try:
+                written = cv2.imwrite(tmp, draw(image, dets))
+            except cv2.error:
+                written = False
+            if not written:
+                raise UserError(f"{a.output}: cannot write an image of this type (use .jpg or .png)")
     if a.json:
         write_json_atomic(a.json, records)
     print(f"{a.image}: {len(records)} face(s)" + "".join(f"\n  {json.dumps(r)}" for r in records[:10]) +
