@@ -144,7 +144,8 @@ def merge_resumed(a, explicit, cfg, run, path, log):
         if old == new or (isinstance(old, float) and isinstance(new, (int, float)) and float(new) == old):
             continue
         if not a.allow_changes:
-            raise ConfigError(f"--{flag}={new} differs from the resumed run's {old} ({path}); "
+            shown = f"--no_augment (augmentation {new})" if flag == "augment" else f"--{flag}={new}"
+            raise ConfigError(f"{shown} differs from the resumed run's {old} ({path}); "
                               f"pass --allow_changes to change it")
         log(f"--allow_changes: {flag} {old} -> {new}")
         if flag in CONFIG_FLAGS:

@@ -75,6 +75,16 @@ def test_two_steps_then_exact_resume(tiny_lists, tmp_path):
     assert sorted(f for f in os.listdir(b) if f.startswith("sfd_face_")) == ["sfd_face_4.pth"]
 
 
+def test_bf16_mixed_precision_step(tiny_lists, tmp_path, capsys):
+    import train as train_mod
+    rc = run_cli(train_mod.main, "train.py", ["--data_path", tiny_lists, "--output_path", str(tmp_path), "--steps",
+                                              "1", "--amp"] + TINY)
+    assert rc == 0, capsys.readouterr().err
+    assert "amp torch.amp bfloat16" in capsys.readouterr().out
+    loss = log_of(tmp_path)[0]["loss"]
+    assert loss > 0 and torch.isfinite(torch.tensor(loss))
+
+
 def test_two_process_ddp_step_on_cpu(tiny_lists, tmp_path, free_port):
     out = tmp_path / "ddp"
     r = run_script(["-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2", "--master_addr=127.0.0.1",
