@@ -4,20 +4,12 @@
 # Sets up .venv and the mini dataset if missing. Ends with one aggregate line "TOTAL: N passed, N failed".
 #   bash ci/test.sh [suite-path ...] [-- pytest args]     e.g. bash ci/test.sh pytorch/CenterFace -- -k parity
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-bash ci/setup_env.sh || { echo "[test] environment setup failed" >&2; exit 1; }
-PY="${ZOO_VENV:-$ROOT/.venv}/bin/python"
-export ONEDNN_MAX_CPU_ISA="${ONEDNN_MAX_CPU_ISA:-AVX2}"   # MindSpore's oneDNN is ~100x slower here without it
+TOOL=test
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export ZOO_MINI_DATA="${ZOO_MINI_DATA:-$ROOT/ci/data/mini_widerface}"
 export ZOO_SHARED="${ZOO_SHARED:-$ROOT/../shared}"
-export PYTHONDONTWRITEBYTECODE=1 MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 GLOG_v=3
-
-if [[ -f ci/make_mini_widerface.py && ! -f "$ZOO_MINI_DATA/mini_widerface_meta.json" ]]; then
-  echo "[test] generating the mini dataset at $ZOO_MINI_DATA"
-  "$PY" ci/make_mini_widerface.py --out "$ZOO_MINI_DATA" || { echo "[test] mini dataset generation failed" >&2; exit 1; }
-fi
+export PYTHONDONTWRITEBYTECODE=1
+ensure_mini_data "$ZOO_MINI_DATA"
 
 suites=(); pytest_args=()
 while (($#)); do

@@ -1,19 +1,29 @@
 #!/usr/bin/env python
-"""Benchmark of `widerface_eval` on the real WIDER FACE val ground truth.
+"""Speed of `widerface_eval` on the real WIDER FACE val ground truth, against the widely used Python evaluator.
 
-Writes a synthetic prediction folder like a detector's (per image: jittered ground-truth faces plus
-random false positives, ~460 lines per image, score-sorted), then times a full evaluation including
-parsing, in a fresh process. With ``--reference-dir`` pointing at a built checkout of
-wondervictor/WiderFace-Evaluation (kept outside this repository), it also times that evaluator on the same
-folder and compares the APs.
+Two cases, each a synthetic prediction folder like a detector's for all 3,226 val images (per image: jittered
+ground-truth faces, ~80 % of them, plus random false positives, score-sorted), written once:
 
-    python ci/bench/bench_widerface_eval.py [--gt ../shared/data/widerface_val_gt] [--per-image 460]
-        [--reference-dir /tmp/wv --reference-python /tmp/wvenv/bin/python]
+* ``26``: about 26 lines per image (~97 k lines), a detector at a usual confidence threshold;
+* ``460``: about 460 lines per image (~1.5 M lines), what a detector emits at threshold 0.02.
+
+Each evaluation is timed from process start to exit (``python -m widerface_eval --pred P --gt G``, as a user
+runs it); with ``--reference-dir`` the reference evaluator (``python evaluation.py -p P -g G`` in a built
+checkout of wondervictor/WiderFace-Evaluation, see the package README) is timed the same way, the two
+alternately, and the best of ``--repeat`` runs of each gives the ratio. The APs of both are compared (ours from
+an untimed ``--json`` run). The ground-truth cache of ``widerface_eval`` lives in a temporary folder per case
+and is filled by an untimed first run, whose time is reported too ("cold").
+
+    python ci/bench/bench_widerface_eval.py [--gt ../shared/data/widerface_val_gt] [--cases 26,460]
+        [--repeat 3] [--reference-dir /tmp/wfref/WiderFace-Evaluation --reference-python /tmp/wfref/venv/bin/python]
+        [--json figures.json]
 """
 
 import argparse
+import glob
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -23,20 +33,18 @@ import time
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE = os.path.join(REPO, "common", "widerface_eval")
 
 
-def make_predictions(gt_dir, out_dir, per_image=460, seed=0):
+def make_predictions(gt, out_dir, per_image, seed=0):
     """Detector-like predictions for every val image; returns the number of lines written."""
-    from widerface_eval import load_ground_truth
-
-    gt = load_ground_truth(gt_dir)
     rng = np.random.default_rng(seed)
     total = 0
     for ev, stems, boxes in zip(gt.events, gt.files, gt.boxes):
         os.makedirs(os.path.join(out_dir, ev), exist_ok=True)
         for stem, b in zip(stems, boxes):
             b = b.astype(np.float64)
-            keep = rng.random(len(b)) < 0.8                       # detector misses ~20 %
+            keep = rng.random(len(b)) < 0.8                       # the detector misses ~20 %
             tp = b[keep].copy()
             if len(tp):
                 s = np.maximum(tp[:, 2:4], 1.0)
@@ -60,54 +68,86 @@ def make_predictions(gt_dir, out_dir, per_image=460, seed=0):
     return total
 
 
-def run_ours(pred_dir, gt_dir):
-    code = ("import time,sys;t=time.perf_counter();from widerface_eval import evaluate;"
-            f"r=evaluate({pred_dir!r},{gt_dir!r});"
-            "print('APS',r.easy,r.medium,r.hard);print('SECONDS',time.perf_counter()-t)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    aps = [float(x) for x in re.search(r"APS (\S+) (\S+) (\S+)", out).groups()]
-    return aps, float(re.search(r"SECONDS (\S+)", out).group(1))
-
-
-def run_reference(pred_dir, gt_dir, ref_dir, ref_python):
+def timed(cmd, cwd=None, env=None):
+    """Wall seconds from process start to exit, and its stdout (the command must succeed)."""
     t = time.perf_counter()
-    out = subprocess.run([ref_python, "evaluation.py", "-p", pred_dir, "-g", gt_dir], cwd=ref_dir,
-                         capture_output=True, text=True, check=True).stdout
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     sec = time.perf_counter() - t
-    aps = [float(x) for x in re.findall(r"Val AP: ([0-9.eE+-]+)", out)]
-    return aps, sec
+    if r.returncode != 0:
+        sys.exit(f"bench_widerface_eval: {' '.join(cmd)} failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
+    return sec, r.stdout
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        m = re.search(r"Model name:\s*(.+)", out)
+        if m:
+            return f"{m.group(1).strip()} ({os.cpu_count()} CPUs)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} CPUs)"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gt", default=os.path.join(REPO, "..", "shared", "data", "widerface_val_gt"))
-    ap.add_argument("--per-image", type=int, default=460)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cases", default="26,460", help="lines per image of each case (default 26,460)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs of each evaluator per case (best counts)")
     ap.add_argument("--reference-dir", help="built checkout of wondervictor/WiderFace-Evaluation")
-    ap.add_argument("--reference-python", default=sys.executable)
+    ap.add_argument("--reference-python", default=sys.executable, help="Python with the reference's packages")
+    ap.add_argument("--python", default=sys.executable, help="Python with widerface_eval's packages")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
+    if args.reference_dir and not glob.glob(os.path.join(args.reference_dir, "bbox*.so")):
+        sys.exit(f"bench_widerface_eval: {args.reference_dir} has no built bbox extension: build it first "
+                 "(python setup.py build_ext --inplace, see common/widerface_eval/README.md)")
 
+    sys.path.insert(0, PACKAGE)
+    from widerface_eval import load_ground_truth
+
+    gt = load_ground_truth(args.gt, cache=False)
+    print(f"CPU: {cpu_model()}; Python {platform.python_version()}, NumPy {np.__version__}")
+    figures = {"cpu": cpu_model(), "cases": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        pred = os.path.join(tmp, "pred")
-        n = make_predictions(args.gt, pred, args.per_image)
-        print(f"prediction lines: {n:,} over {sum(len(fs) for _, _, fs in os.walk(pred)):,} files")
-        times = []
-        for _ in range(args.repeat):
-            aps, sec = run_ours(pred, args.gt)
-            times.append(sec)
-        res = {"lines": n, "ours_seconds": min(times), "ours_aps": aps}
-        print(f"widerface_eval: {min(times):.2f} s (best of {args.repeat}), "
-              f"AP easy {aps[0]:.6f} medium {aps[1]:.6f} hard {aps[2]:.6f}")
-        if args.reference_dir:
-            raps, rsec = run_reference(pred, args.gt, args.reference_dir, args.reference_python)
-            res.update(reference_seconds=rsec, reference_aps=raps,
-                       max_abs_ap_diff=float(np.max(np.abs(np.array(raps) - np.array(aps)))))
-            print(f"reference (wondervictor): {rsec:.2f} s, AP easy {raps[0]:.6f} medium {raps[1]:.6f} "
-                  f"hard {raps[2]:.6f}; max |dAP| = {res['max_abs_ap_diff']:.2e}")
+        env = dict(os.environ, PYTHONPATH=PACKAGE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        ours_cmd = lambda pred, *extra: [args.python, "-m", "widerface_eval", "--pred", pred, "--gt", args.gt,
+                                         *extra]
+        for case in [int(c) for c in args.cases.split(",")]:
+            pred = os.path.join(tmp, f"pred{case}")
+            n = make_predictions(gt, pred, case)
+            js = os.path.join(tmp, f"ours{case}.json")
+            env["WIDERFACE_EVAL_CACHE"] = os.path.join(tmp, f"gt_cache{case}")      # cold for each case
+            cold, _ = timed(ours_cmd(pred, "--json", js), env=env)      # fills the ground-truth cache
+            aps = json.load(open(js))["aps"]
+            aps = [aps[s] for s in ("easy", "medium", "hard")]
+            ours, ref, raps = [], [], None
+            for _ in range(args.repeat):
+                ours.append(timed(ours_cmd(pred), env=env)[0])
+                if args.reference_dir:
+                    sec, out = timed([args.reference_python, "evaluation.py", "-p", pred, "-g", args.gt],
+                                     cwd=args.reference_dir)
+                    ref.append(sec)
+                    raps = [float(x) for x in re.findall(r"Val AP: ([0-9.eE+-]+)", out)]
+            res = {"lines": n, "lines_per_image": round(n / gt.num_images, 1), "ours_seconds": min(ours),
+                   "ours_runs": ours, "ours_cold_seconds": cold, "lines_per_second": n / min(ours), "aps": aps}
+            print(f"case {case}: {n:,} lines ({n / gt.num_images:.1f} per image, {gt.num_images:,} files)")
+            print(f"  widerface_eval: {min(ours):.3f} s (best of {args.repeat}: "
+                  f"{', '.join(f'{t:.3f}' for t in ours)}; cold ground-truth cache {cold:.3f} s), "
+                  f"{n / min(ours):,.0f} lines/s, AP easy {aps[0]:.6f} medium {aps[1]:.6f} hard {aps[2]:.6f}")
+            if args.reference_dir:
+                diff = float(np.max(np.abs(np.array(raps) - np.array(aps))))
+                res.update(reference_seconds=min(ref), reference_runs=ref, reference_aps=raps,
+                           ratio=min(ref) / min(ours), max_abs_ap_diff=diff)
+                print(f"  reference (wondervictor): {min(ref):.2f} s (best of {args.repeat}: "
+                      f"{', '.join(f'{t:.2f}' for t in ref)}), AP easy {raps[0]:.6f} medium {raps[1]:.6f} "
+                      f"hard {raps[2]:.6f}")
+                print(f"  ratio: {min(ref) / min(ours):.1f}x; max |dAP| = {diff:.1e}")
+            figures["cases"][str(case)] = res
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
+            json.dump(figures, f, indent=1)
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

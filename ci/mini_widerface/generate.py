@@ -373,10 +373,13 @@ def _facemask_task(args):
     return rec
 
 
-def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=True, jobs=None):
+def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=True, jobs=None, overfit=None):
     """Write the whole dataset under ``out`` (replacing generated parts of an earlier run).  Returns the
     metadata record that is also written to ``out/mini_widerface_meta.json``.  Every image has its own seed
-    (derived from ``seed``, the split and its index), so the output does not depend on ``jobs``."""
+    (derived from ``seed``, the split and its index), so the output does not depend on ``jobs``.
+
+    With ``overfit=N`` the train and val splits are the same N images (``overfit_images``; ``num_train`` and
+    ``num_val`` are not used), for the overfit runs of the models' ``test/train_overfit.sh``."""
     t0 = time.time()
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
@@ -385,31 +388,17 @@ def generate(out, num_train=64, num_val=32, num_facemask=16, seed=0, progress=Tr
     lock = open(os.path.join(out, ".generate.lock"), "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        return _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs, t0)
+        return _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs, t0, overfit)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
 
 
-def _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs, t0):
+def _run_tasks(tasks, jobs, bar):
+    """Results of ``tasks`` ([(fn, args)]) in order, on up to ``jobs`` worker processes."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from tqdm import tqdm
-
-    if os.path.exists(os.path.join(out, META_NAME)):
-        os.remove(os.path.join(out, META_NAME))
-    for sub in ("WIDER_train", "WIDER_val", "wider_face_split", "ground_truth", "train", "val", "facemask"):
-        p = os.path.join(out, sub)
-        if os.path.islink(p) or os.path.isfile(p):
-            os.remove(p)
-        elif os.path.isdir(p):
-            shutil.rmtree(p)
-    specs = plan(seed, num_train, num_val)
-    os.makedirs(os.path.join(out, "facemask", "annotations"))
-    tasks = [(_wider_task, (out, "WIDER_" + split, spec)) for split in ("train", "val") for spec in specs[split]]
-    tasks += [(_facemask_task, (out, seed, i)) for i in range(num_facemask)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, 4, len(tasks) or 1))
-    bar = tqdm(total=len(tasks), desc="mini WIDER FACE", unit="img", disable=not progress)
     results = []
     if jobs == 1:
         for fn, a in tasks:
@@ -420,10 +409,83 @@ def _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs
             for r in ex.map(_call, tasks):
                 results.append(r)
                 bar.update(1)
+    return results
+
+
+# --------------------------------------------------------------------------------------------- overfit subset
+OVERFIT_MIN_FACE = SETTING_MIN_HEIGHT["medium"]
+OVERFIT_MIN_CANDIDATES = 64     # the default train split: for small N the overfit images are images of the mini set
+
+
+def overfit_eligible(rec):
+    """An image an overfit run can learn completely: at least one face of the easy setting, and every valid face at
+    least ``OVERFIT_MIN_FACE`` (30 px, the medium setting's height) tall, so no tiny crowd face that a detector
+    trained at a reduced input size cannot match; images without faces are not eligible."""
+    valid = [f for f in rec["faces"] if not f["attrs"]["invalid"]]
+    return (any("easy" in f["settings"] for f in valid)
+            and all(f["box"][3] >= OVERFIT_MIN_FACE for f in valid))
+
+
+def overfit_candidates(seed, n):
+    """The train specs the overfit images are chosen from, in plan order: those of ``--num-train
+    max(64, 4 n)`` with this seed (for n <= 16 the default mini set's train split)."""
+    return plan(seed, max(OVERFIT_MIN_CANDIDATES, 4 * n), 0)["train"]
+
+
+def overfit_images(out, n, seed, jobs, bar):
+    """Render the candidates in plan order into ``out/WIDER_train/images`` until ``n`` are ``overfit_eligible``;
+    keep those (removing the others) and copy them to ``out/WIDER_val/images``.  Returns their records."""
+    specs = overfit_candidates(seed, n)
+    chosen, batch = [], max(1, min(jobs or os.cpu_count() or 1, 4)) * 2
+    train_dir, val_dir = os.path.join(out, "WIDER_train", "images"), os.path.join(out, "WIDER_val", "images")
+    for start in range(0, len(specs), batch):
+        recs = _run_tasks([(_wider_task, (out, "WIDER_train", sp)) for sp in specs[start:start + batch]], jobs, bar)
+        for rec in recs:
+            if len(chosen) < n and overfit_eligible(rec):
+                chosen.append(rec)
+            else:
+                os.remove(os.path.join(train_dir, rec["name"]))
+        if len(chosen) == n:
+            break
+    if len(chosen) < n:
+        raise ValueError(f"--overfit {n}: only {len(chosen)} of the {len(specs)} candidate images have an easy face "
+                         f"and no valid face under {OVERFIT_MIN_FACE} px")
+    for event in os.listdir(train_dir):
+        if not os.listdir(os.path.join(train_dir, event)):
+            os.rmdir(os.path.join(train_dir, event))
+    for rec in chosen:
+        os.makedirs(os.path.join(val_dir, rec["event"]), exist_ok=True)
+        shutil.copyfile(os.path.join(train_dir, rec["name"]), os.path.join(val_dir, rec["name"]))
+    return chosen
+
+
+def _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs, t0, overfit):
+    from tqdm import tqdm
+
+    if os.path.exists(os.path.join(out, META_NAME)):
+        os.remove(os.path.join(out, META_NAME))
+    for sub in ("WIDER_train", "WIDER_val", "wider_face_split", "ground_truth", "train", "val", "facemask"):
+        p = os.path.join(out, sub)
+        if os.path.islink(p) or os.path.isfile(p):
+            os.remove(p)
+        elif os.path.isdir(p):
+            shutil.rmtree(p)
+    os.makedirs(os.path.join(out, "facemask", "annotations"))
+    mask_tasks = [(_facemask_task, (out, seed, i)) for i in range(num_facemask)]
+    if overfit:
+        bar = tqdm(desc="mini WIDER FACE (overfit)", unit="img", disable=not progress)
+        chosen = formats.ordered(overfit_images(out, overfit, seed, jobs, bar))
+        records = {"train": chosen, "val": chosen}
+        num_train = num_val = overfit
+    else:
+        specs = plan(seed, num_train, num_val)
+        tasks = [(_wider_task, (out, "WIDER_" + split, spec)) for split in ("train", "val") for spec in specs[split]]
+        bar = tqdm(total=len(tasks) + len(mask_tasks), desc="mini WIDER FACE", unit="img", disable=not progress)
+        results = _run_tasks(tasks, jobs, bar)
+        records = {"train": formats.ordered(results[:num_train]),
+                   "val": formats.ordered(results[num_train:num_train + num_val])}
+    masks = _run_tasks(mask_tasks, jobs, bar)
     bar.close()
-    records = {"train": formats.ordered(results[:num_train]),
-               "val": formats.ordered(results[num_train:num_train + num_val])}
-    masks = results[num_train + num_val:]
 
     header = f"MATLAB 5.0 MAT-file, Platform: GLNXA64, Created by: ci/make_mini_widerface.py (seed {seed})"
     split_dir = os.path.join(out, "wider_face_split")
@@ -448,6 +510,10 @@ def _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs
                                   "face_box": assets.FACE_BOX.tolist()},
             "setting_min_height": SETTING_MIN_HEIGHT, "train": records["train"], "val": records["val"],
             "facemask": masks}
+    if overfit:
+        meta["overfit"] = {"images": overfit, "candidates": len(overfit_candidates(seed, overfit)),
+                           "rule": f"the first {overfit} train images in plan order with an easy face and no valid "
+                                   f"face under {OVERFIT_MIN_FACE} px; train and val are these images"}
     tmp = os.path.join(out, META_NAME + ".tmp")
     with open(tmp, "w", newline="\n") as fh:
         json.dump(meta, fh, indent=1, sort_keys=True)
@@ -459,6 +525,8 @@ def _generate_locked(out, num_train, num_val, num_facemask, seed, progress, jobs
 
 def summary(meta):
     lines = []
+    if meta.get("overfit"):
+        lines.append(f"overfit: train and val are the same {meta['overfit']['images']} images")
     for split in ("train", "val"):
         ims = meta[split]
         faces = [f for im in ims for f in im["faces"]]

@@ -25,7 +25,7 @@ if CI_DIR not in sys.path:
     sys.path.insert(0, CI_DIR)
 
 from mini_widerface import assets, formats, matv5, scene  # noqa: E402
-from mini_widerface.generate import META_NAME, SETTING_MIN_HEIGHT  # noqa: E402
+from mini_widerface.generate import META_NAME, SETTING_MIN_HEIGHT, plan  # noqa: E402
 
 SCRIPT = os.path.join(CI_DIR, "make_mini_widerface.py")
 SHARED = os.environ.get("ZOO_SHARED") or os.path.join(REPO, "..", "shared")
@@ -184,16 +184,21 @@ def test_split_txt_with_widerface_eval_reader(data):
         assert np.asarray(e.boxes).reshape(-1, 4).tolist() == [f["box"] for f in im["faces"]]
 
 
-def test_widerface_eval_gt_as_predictions_gives_ap_1(data, tmp_path):
+def evaluate_ground_truth_as_predictions(out, meta, pred_dir):
+    """widerface_eval's result for the val faces of ``meta`` written as predictions against ``out/ground_truth``."""
     wfe = pytest.importorskip("widerface_eval")
-    out, meta = data
     for im in meta["val"]:
         dets = np.array([[x, y, x + w, y + h, 1.0 - 0.001 * j] for j, f in enumerate(im["faces"])
                          for x, y, w, h in [f["box"]]], np.float64).reshape(-1, 5)
-        wfe.write_prediction(str(tmp_path), im["name"], dets)
-    res = wfe.evaluate(str(tmp_path), str(out / "ground_truth"))
+        wfe.write_prediction(str(pred_dir), im["name"], dets)
+    res = wfe.evaluate(str(pred_dir), str(out / "ground_truth"))
     for s in formats.SETTINGS:
         assert res.aps[s] == pytest.approx(1.0, abs=1e-6), (s, res.aps)
+    return res
+
+
+def test_widerface_eval_gt_as_predictions_gives_ap_1(data, tmp_path):
+    evaluate_ground_truth_as_predictions(*data, tmp_path)
 
 
 # --------------------------------------------------------------------------------------------- label.txt
@@ -607,3 +612,77 @@ def test_a_real_face_detector_finds_the_faces(data):
         if total >= 30:
             break
     assert total >= 15 and hit / total >= 0.6, (hit, total)
+
+
+# --------------------------------------------------------------------------------------------- --overfit
+@pytest.fixture(scope="session")
+def overfit(tmp_path_factory):
+    """``--overfit 8`` with the default seed, generated fresh (offline)."""
+    out = tmp_path_factory.mktemp("overfit") / "overfit8"
+    res = run_cli(out, "--overfit", 8, offline=True)
+    assert "overfit: train and val are the same 8 images" in res.stdout
+    with open(out / META_NAME) as fh:
+        return out, json.load(fh)
+
+
+def test_overfit_train_and_val_are_the_same_images(overfit):
+    """Both splits hold the same 8 images, byte for byte, in every layout (split txt and mat, label.txt, the val
+    ground truth, the RetinaFace lists); the Face-Mask set has 8 images too."""
+    out, meta = overfit
+    assert meta["overfit"]["images"] == 8 and meta["num_train"] == meta["num_val"] == 8
+    assert meta["train"] == meta["val"] and len(meta["train"]) == 8 and len(meta["facemask"]) == 8
+    names = [im["name"] for im in meta["train"]]
+    for split in ("train", "val"):
+        jpgs = sorted(r for r, (kind, _) in _tree(out / f"WIDER_{split}" / "images").items()
+                      if kind == "file" and r.endswith(".jpg"))
+        assert jpgs == sorted(names), split
+        assert os.readlink(out / split / "images") == f"../WIDER_{split}/images"
+    for name in names:
+        assert filecmp.cmp(out / "WIDER_train" / "images" / name, out / "WIDER_val" / "images" / name, shallow=False)
+    split_dir = out / "wider_face_split"
+    train_txt, val_txt = split_dir / "wider_face_train_bbx_gt.txt", split_dir / "wider_face_val_bbx_gt.txt"
+    assert train_txt.read_bytes() == val_txt.read_bytes()
+    assert [p[0] for p in formats.read_split_txt(split_dir / "wider_face_val_bbx_gt.txt")] == names
+    assert [p[0] for p in formats.read_label_txt(out / "train" / "label.txt")] == names
+    assert [p[0] for p in formats.read_label_txt(out / "val" / "label.txt")] == names
+    for rows, im in zip([p[1] for p in formats.read_label_txt(out / "train" / "label.txt")], meta["train"]):
+        assert [r[:4] for r in rows] == [f["box"] for f in im["faces"]]
+    assert (out / "val" / "wider_val.txt").read_text().split() == ["/" + n for n in names]
+
+
+def test_overfit_images_are_the_first_trainable_ones_of_the_default_set(overfit, data):
+    """For N <= 16 the overfit images are the first N train images of the default set (seed 0), in generation
+    order, that have an easy face (>= 50 px, valid) and no valid face under 30 px: same names, same bytes, same
+    records."""
+    out, meta = overfit
+    d_out, d_meta = data
+    by_name = {im["name"]: im for im in d_meta["train"]}
+    order = [sp["name"] for sp in plan(0, 64, 32)["train"]]
+
+    def trainable(im):
+        hs = [f["box"][3] for f in im["faces"] if not f["attrs"]["invalid"]]
+        return bool(hs) and max(hs) >= 50 and min(hs) >= 30
+    want = [n for n in order if trainable(by_name[n])][:8]
+    assert sorted(im["name"] for im in meta["train"]) == sorted(want)
+    assert meta["train"] == formats.ordered([by_name[n] for n in want])
+    for n in want:
+        assert filecmp.cmp(out / "WIDER_train" / "images" / n, d_out / "WIDER_train" / "images" / n, shallow=False)
+    faces = [f for im in meta["train"] for f in im["faces"] if not f["attrs"]["invalid"]]
+    assert min(f["box"][3] for f in faces) >= 30 and all(any("easy" in f["settings"] for f in im["faces"])
+                                                         for im in meta["train"])
+
+
+def test_overfit_ground_truth_scores_its_faces_at_ap_1(overfit, tmp_path):
+    assert evaluate_ground_truth_as_predictions(*overfit, tmp_path).num_images == 8
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--overfit", "0"], "--overfit must be between 1 and 64"),
+    (["--overfit", "65"], "--overfit must be between 1 and 64"),
+    (["--overfit", "4", "--num-train", "5"], "leave out --num-train / --num-val"),
+])
+def test_overfit_rejects_bad_options(tmp_path, args, message):
+    res = subprocess.run([sys.executable, SCRIPT, "--out", str(tmp_path / "x"), *args], capture_output=True,
+                         text=True)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x").exists()

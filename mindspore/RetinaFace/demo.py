@@ -2,19 +2,18 @@
 
     python demo.py --image photo.jpg --checkpoint retinaface_mnet025.ckpt --output out.jpg --json out.json
 
-The image is run at its own size (resize 1, as the reference ``detect.py``/``test.py``); raw detections use
-confidence 0.02, top-k 5000, NMS 0.4, keep-top-k 750, and those with score >= ``--score_threshold`` are drawn and
-written to the JSON as ``[{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x 5]}]`` (original pixels).
+The image is run at its own size (resize 1, as the PyTorch original's ``detect.py``); raw detections use
+confidence 0.02, top-k 5000, NMS 0.4, keep-top-k 750 (``detect_*`` in ``src/config.py``), and those with score >=
+``--score_threshold`` (0.5) are drawn and written to the JSON as
+``[{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x 5]}]`` in original-image pixels.
 """
 import argparse
-import json
 import os
 import sys
 
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from src.errors import run_cli  # noqa: E402
+from src.errors import DataError, run_cli  # noqa: E402  (src first: sets the oneDNN ISA)
 
 _LM_COLORS = [(0, 0, 255), (0, 255, 255), (255, 0, 255), (0, 255, 0), (255, 0, 0)]
 
@@ -43,38 +42,38 @@ def main(argv=None):
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--output", default=None, help="image with the detections drawn")
     p.add_argument("--json", default=None, help="detections as JSON")
-    p.add_argument("--score_threshold", type=float, default=0.5)
-    p.add_argument("--nms_threshold", type=float, default=0.4)
+    p.add_argument("--score_threshold", type=float, default=None, help="drawn / written from this score (0.5)")
+    p.add_argument("--nms_threshold", type=float, default=None, help="default 0.4")
     p.add_argument("--device", default="cpu", help="cpu, gpu or npu")
     args = p.parse_args(argv)
 
     import cv2
-    from src.dataset import read_image
     from src.device import set_context
-    from src.inference import Detector, load_model
+    from src.fileio import atomic_path, write_json_atomic
+    from src.image_io import read_image
+    from src.inference import Predictor, load_model
 
     if args.output and not cv2.haveImageWriter(args.output):
-        raise ValueError(f"{args.output}: OpenCV cannot write this image format (use .jpg or .png)")
+        raise DataError(f"{args.output}: OpenCV cannot write this image format (use .jpg or .png)")
     image = read_image(args.image)
     set_context(args.device)
     net, cfg = load_model(args.checkpoint)
-    det = Detector(net, cfg, mode="native", confidence_threshold=0.02, nms_threshold=args.nms_threshold,
-                   top_k=5000, keep_top_k=750)
-    dets = det(image)
-    dets = dets[dets[:, 4] >= args.score_threshold]
+    score_threshold = cfg["detect_score_threshold"] if args.score_threshold is None else args.score_threshold
+    predictor = Predictor(net, cfg, mode="native", confidence_threshold=cfg["detect_confidence_threshold"],
+                          nms_threshold=cfg["detect_nms_threshold"] if args.nms_threshold is None
+                          else args.nms_threshold,
+                          top_k=cfg["detect_top_k"], keep_top_k=cfg["detect_keep_top_k"])
+    dets = predictor(image)
+    dets = dets[dets[:, 4] >= score_threshold]
     for d in dets:
         print(f"face {d[4]:.4f} box [{d[0]:.1f}, {d[1]:.1f}, {d[2]:.1f}, {d[3]:.1f}]")
     if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        if not cv2.imwrite(args.output, draw(image, dets)):
-            raise ValueError(f"{args.output}: cannot write the image")
+        with atomic_path(args.output) as tmp:
+            if not cv2.imwrite(tmp, draw(image, dets)):
+                raise DataError(f"{args.output}: cannot write the image")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        tmp = f"{args.json}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(to_json(dets), f, indent=1)
-        os.replace(tmp, args.json)
-    print(f"{len(dets)} face(s) with score >= {args.score_threshold}")
+        write_json_atomic(args.json, to_json(dets))
+    print(f"{len(dets)} face(s) with score >= {score_threshold}")
     return 0
 
 

@@ -10,12 +10,14 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from src.errors import run_cli  # noqa: E402
+from src.config import cfg_res50 as protocol  # noqa: E402  (src first: sets the oneDNN ISA)
+from src.errors import DataError, DeviceError, run_cli  # noqa: E402
+
+EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 
 
 def parse_args(argv=None):
@@ -23,21 +25,26 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint", "--ckpt_file", dest="checkpoint", default=None)
     p.add_argument("--file_name", default="retinaface", help="output path without extension")
     p.add_argument("--file_format", default="MINDIR", choices=["MINDIR", "ONNX", "AIR"])
-    p.add_argument("--height", type=int, default=2176, help="input height (the eval canvas by default)")
-    p.add_argument("--width", type=int, default=2176)
+    p.add_argument("--height", type=int, default=protocol["val_max_size"],
+                   help="input height (default: the evaluation canvas, 2176)")
+    p.add_argument("--width", type=int, default=protocol["val_max_size"])
     p.add_argument("--batch_size", type=int, default=1)
-    p.add_argument("--device_target", default="CPU")
+    p.add_argument("--device_target", "--device", dest="device_target", default="CPU")
     p.add_argument("--no_check", action="store_true", help="skip the GraphCell parity check")
     p.add_argument("--atol", type=float, default=1e-4)
     return p.parse_args(argv)
 
 
 def export_model(net, file_name, file_format, shape, seed=0):
+    """Export ``net`` for an input of ``shape`` to ``file_name`` + the format's extension (written to a temp file
+    and renamed); returns (path, the random input used for the parity check)."""
     import mindspore as ms
+    from src.fileio import atomic_path
     x = ms.Tensor(np.random.default_rng(seed).uniform(-120, 130, shape).astype(np.float32))
-    ms.export(net, x, file_name=file_name, file_format=file_format)
-    ext = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}[file_format]
+    ext = EXTENSIONS[file_format]
     path = file_name if file_name.endswith(ext) else file_name + ext
+    with atomic_path(path) as tmp:
+        ms.export(net, x, file_name=tmp, file_format=file_format)
     return path, x
 
 
@@ -64,17 +71,15 @@ def check_onnx(net, path, x):
 def main(argv=None):
     args = parse_args(argv)
     if not args.checkpoint:
-        raise ValueError("--checkpoint is required")
+        raise DataError("--checkpoint is required")
     from src.device import set_context
     from src.inference import load_model
     target = set_context(args.device_target)
     if args.file_format == "AIR" and target != "Ascend":
-        raise ValueError(f"--file_format=AIR needs --device_target=Ascend (MindSpore exports AIR only there), "
-                         f"got {target}")
+        raise DeviceError(f"--file_format=AIR needs --device_target=Ascend (MindSpore exports AIR only there), "
+                          f"got {target}")
     net, cfg = load_model(args.checkpoint)
     shape = (args.batch_size, 3, args.height, args.width)
-    d = os.path.dirname(os.path.abspath(args.file_name))
-    os.makedirs(d, exist_ok=True)
     path, x = export_model(net, args.file_name, args.file_format, shape)
     print(f"exported {cfg['backbone']} RetinaFace, input {shape}, to {path}", flush=True)
     if args.file_format != "AIR" and not args.no_check:

@@ -2,6 +2,7 @@
 import sys
 
 from eval import main
+from src.errors import run_cli
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, "test_wider_face.py"))

@@ -1,257 +1,193 @@
 """Train FaceBoxes (TF1 graph mode, MonitoredTrainingSession; checkpoints every N steps; exact resume).
 
-    python train.py --data_path DATA --output_path models/run00 [--config config.json] [--steps N]
-                    [--batch_size B] [--image_size S] [--device cpu|gpu|npu]
+    python train.py --data_path DATA --output_path models/run00 [--steps N] [--batch_size B] [--image_size S]
+                    [--config FILE] [--checkpoint CKPT | --resume auto|CKPT [--allow_changes]]
+                    [--device cpu|gpu|npu]
 
 DATA holds ``*.tfrecords`` shards (or ``DATA/train_shards/*.tfrecords``), made by
-``python -m src.preparedata.create_tfrecords``. Training resumes from the latest checkpoint in --output_path.
+``python -m src.preparedata.create_tfrecords``. The settings are the reference's (src/config.py); --config FILE
+(JSON in the layout of TropComplique's config.json, any subset) and the flags below change them. --steps is the
+last global step. --resume auto continues the run of --output_path from its latest checkpoint with the run's own
+settings (a flag that contradicts them is refused unless --allow_changes). With TF_CONFIG naming several workers
+(test/train_full_8p.sh sets it) every worker runs this script and the workers train as one synchronous
+data-parallel job (src/distributed.py).
 """
 import argparse
-import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from src.errors import ConfigError, run_cli  # noqa: E402
+
+# flag -> (section, key, value of the setting); --steps is the run's limit, not a setting
+FLAG_SETTINGS = {
+    "batch_size": ("input_pipeline_params", "batch_size", int),
+    "image_size": ("input_pipeline_params", "image_size", lambda s: [s, s]),
+    "shuffle_buffer_size": ("input_pipeline_params", "shuffle_buffer_size", int),
+    "augmentation": ("input_pipeline_params", "augmentation", bool),
+    "lr_scale": ("model_params", "lr_scale", float),
+    "save_checkpoints_steps": ("model_params", "save_checkpoints_steps", int),
+    "log_step_count_steps": ("model_params", "log_step_count_steps", int),
+    "seed": ("model_params", "seed", int),
+}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_path", default=None, help="folder with the training TFRecord shards")
-    p.add_argument("--output_path", default=None, help="model dir: checkpoints, summaries, train_log.jsonl")
-    p.add_argument("--config", default=os.path.join(HERE, "config.json"))
+    p.add_argument("--output_path", default=None, help="run folder: checkpoints, summaries, train_log.jsonl, "
+                                                       "model_info.json")
+    p.add_argument("--config", default=None, help="JSON with settings to change (layout of config.json)")
     p.add_argument("--steps", "--step", dest="steps", type=int, default=None, help="last global step")
-    p.add_argument("--batch_size", type=int, default=None)
+    p.add_argument("--batch_size", type=int, default=None, help="per worker (default 16)")
     p.add_argument("--image_size", type=int, default=None, help="square training size (default 1024)")
-    p.add_argument("--lr_scale", type=float, default=1.0, help="multiply the LR schedule (not the reference)")
+    p.add_argument("--lr_scale", type=float, default=None, help="multiply the LR schedule (not the reference)")
     p.add_argument("--save_checkpoints_steps", type=int, default=None)
     p.add_argument("--log_step_count_steps", type=int, default=None)
     p.add_argument("--shuffle_buffer_size", type=int, default=None)
-    p.add_argument("--no_augmentation", action="store_true")
-    p.add_argument("--init_checkpoint", default=None,
-                   help="start from these weights (e.g. a converted checkpoint with the same architecture)")
+    p.add_argument("--no_augmentation", dest="augmentation", action="store_const", const=False, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--checkpoint", "--init_checkpoint", dest="checkpoint", default=None,
+                   help="start a new run from these weights (e.g. the converted release); its architecture is used")
+    p.add_argument("--resume", default=None, help="auto (the latest checkpoint of --output_path) or a checkpoint")
+    p.add_argument("--allow_changes", action="store_true", help="on resume, let flags change the run's settings")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "npu"])
     p.add_argument("--precision_mode", default="allow_mix_precision",
                    help="NPU precision mode (the Ascend port's test script uses allow_mix_precision)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="TensorFlow intra/inter-op threads (default: all cores)")
     return p.parse_args(argv)
 
 
-def truncate_log(path, last_step):
-    """Drop the records of steps after the checkpoint being resumed (a run killed between two checkpoints logged
-    them; they are trained again), so train_log.jsonl has every step once. Rewritten atomically."""
-    if not os.path.isfile(path):
-        return
-    with open(path) as f:
-        lines = [ln for ln in f if ln.strip()]
-    keep = []
-    for ln in lines:
-        try:
-            if json.loads(ln)["step"] <= last_step:
-                keep.append(ln)
-        except (ValueError, KeyError, TypeError):  # a line cut by the kill: dropped
-            pass
-    if len(keep) != len(lines):
-        with open(path + ".tmp", "w") as f:
-            f.writelines(keep)
-        os.replace(path + ".tmp", path)
+def requested_settings(args):
+    """The settings this command asks for: the --config file, then the flags given. Returns (partial config dict,
+    {"section.key": where it was asked})."""
+    from src.config import load_config_file
+
+    partial, origin = {}, {}
+    if args.config:
+        for section, values in load_config_file(args.config).items():
+            partial[section] = dict(values) if isinstance(values, dict) else values
+            if isinstance(values, dict):
+                origin.update({"%s.%s" % (section, k): "--config %s" % args.config for k in values})
+    for flag, (section, key, convert) in FLAG_SETTINGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            partial.setdefault(section, {})[key] = convert(value)
+            origin["%s.%s" % (section, key)] = "--no_augmentation" if flag == "augmentation" else \
+                "--%s=%s" % (flag, value)
+    return partial, origin
 
 
-def build_train_graph(params, args, start_step):
-    from src.checkpoint_utils import add_model_config_variable
-    from src.detector import Detector
-    from src.device import wrap_optimizer
-    from src.input_pipeline import Pipeline, find_shards
-    from src.tf_compat import tf
+def resolve_run(args, num_workers):
+    """The run's configuration, start step, and the checkpoints to resume from / start from."""
+    from src.checkpoint import (check_architecture, checkpoint_step_of, global_step_of, latest_checkpoint,
+                                read_config, resolve_checkpoint)
+    from src.config import differences, from_dict
 
-    mp, ip, cfg = params["model_params"], params["input_pipeline_params"], params["model_config"]
-    shards = find_shards(args.data_path)
-    # one graph seed for initialisers, the record order and the augmentation; the record order is made exact on
-    # resume by skipping (see Pipeline), the augmentation draws restart their random stream
-    tf.set_random_seed(args.seed)
-    global_step = tf.train.get_or_create_global_step()
-    add_model_config_variable(cfg)
-    size = ip["image_size"]
-    pipeline = Pipeline(shards, ip["batch_size"], size, is_training=True, augmentation=ip.get("augmentation", True),
-                        shuffle_buffer_size=ip["shuffle_buffer_size"], num_parallel_calls=ip["num_parallel_calls"],
-                        seed=args.seed, num_workers=args.num_workers, worker_index=args.worker_index,
-                        skip=start_step * ip["batch_size"])
-    batch = pipeline.get_batch()
-    detector = Detector(batch["images"], cfg, is_training=True)
-    losses = detector.loss(batch, mp)
-    loc = mp["localization_loss_weight"] * losses["localization_loss"]
-    cls = mp["classification_loss_weight"] * losses["classification_loss"]
-    weights = [v for v in tf.trainable_variables() if "weights" in v.op.name]
-    reg = mp["weight_decay"] * tf.add_n([tf.nn.l2_loss(w) for w in weights])
-    total = loc + cls + reg
-    lr = tf.train.piecewise_constant(global_step, [int(b) for b in mp["lr_boundaries"]],
-                                     [float(v) * args.lr_scale for v in mp["lr_values"]])
-    optimizer = tf.train.MomentumOptimizer(lr, momentum=mp["momentum"], use_nesterov=True)
-    optimizer = wrap_optimizer(optimizer, args.device)
-    update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
-    with tf.control_dependencies(update_ops):
-        train_op = optimizer.minimize(total, global_step=global_step)
-    for name, t in (("localization_loss", loc), ("classification_loss", cls), ("regularization_loss", reg),
-                    ("total_loss", total), ("learning_rate", lr)):
-        tf.summary.scalar(name, t)
-    return {"train_op": train_op, "total": total, "loc": loc, "cls": cls, "reg": reg, "lr": lr,
-            "global_step": global_step, "batch_size": ip["batch_size"]}
+    partial, origin = requested_settings(args)
+    if "num_workers" not in partial.get("input_pipeline_params", {}):
+        partial.setdefault("input_pipeline_params", {})["num_workers"] = num_workers
+        origin["input_pipeline_params.num_workers"] = "TF_CONFIG (%d worker(s))" % num_workers
+    latest = latest_checkpoint(args.output_path)
+    if args.resume and args.checkpoint:
+        raise ConfigError("--resume continues a run, --checkpoint starts a new one from weights: give one of them")
+    resume_from = None
+    if args.resume == "auto":
+        resume_from = latest
+        if latest is None:
+            print("--resume auto: %s holds no checkpoint yet, starting a new run" % args.output_path, flush=True)
+    elif args.resume:
+        resume_from = resolve_checkpoint(args.resume)
+        if latest and os.path.realpath(resume_from) != os.path.realpath(latest):
+            raise ConfigError("--resume %s: %s already holds the checkpoints of a run up to step %s; resume from its "
+                              "latest (--resume auto) or give another --output_path"
+                              % (args.resume, args.output_path, checkpoint_step_of(latest)))
+    elif latest:
+        raise ConfigError("%s already holds the checkpoints of a run (latest: step %s): pass --resume auto to "
+                          "continue it, or give another --output_path" % (args.output_path, checkpoint_step_of(latest)))
 
-
-def run(args):
-    from src.checkpoint_utils import CheckpointError, read_model_config, resolve_checkpoint
-    from src.config import load_config
-    from src.device import session_config
-    from src.input_pipeline import find_shards
-    from src.tf_compat import tf
-
-    if not args.data_path:
-        raise ValueError("--data_path is required (a folder with *.tfrecords shards)")
-    if not args.output_path:
-        raise ValueError("--output_path is required (the model directory)")
-    find_shards(args.data_path)
-    params = load_config(args.config)
-    mp, ip = params["model_params"], params["input_pipeline_params"]
+    if resume_from is None:
+        base = None
+        init_from = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
+        if init_from and "architecture" not in partial:
+            base = from_dict({"architecture": read_config(init_from)["architecture"]})
+        cfg = from_dict(partial, source="the flags", base=base)
+        if init_from:
+            check_architecture(init_from, read_config(init_from), cfg, "--checkpoint")
+        start_step = 0
+    else:
+        init_from = None
+        stored = read_config(resume_from)
+        start_step = global_step_of(resume_from)
+        cfg = from_dict(partial, source="the flags", base=stored)
+        check_architecture(resume_from, stored, cfg, "the resumed run")
+        changes = [d for d in differences(stored, cfg) if d[0] != "model_params.num_steps"]
+        for key, old, new in changes:
+            what = "%s asks for %s = %s, the resumed run (%s) has %s" % (origin.get(key, key), key, new, resume_from,
+                                                                         old)
+            if not args.allow_changes:
+                raise ConfigError(what + ": pass --allow_changes to change it")
+            print("changing the resumed run's settings: " + what, flush=True)
+        print("resuming from %s (step %d)" % (resume_from, start_step), flush=True)
+    if cfg["input_pipeline_params"]["num_workers"] != num_workers:
+        raise ConfigError("%s sets input_pipeline_params.num_workers = %d, but this run has %d worker(s) (TF_CONFIG)"
+                          % (origin["input_pipeline_params.num_workers"], cfg["input_pipeline_params"]["num_workers"],
+                             num_workers))
     if args.steps is not None:
-        mp["num_steps"] = args.steps
-    if args.batch_size:
-        ip["batch_size"] = args.batch_size
-    if args.image_size:
-        ip["image_size"] = [args.image_size, args.image_size]
-    if args.save_checkpoints_steps:
-        mp["save_checkpoints_steps"] = args.save_checkpoints_steps
-    if args.log_step_count_steps:
-        mp["log_step_count_steps"] = args.log_step_count_steps
-    if args.shuffle_buffer_size:
-        ip["shuffle_buffer_size"] = args.shuffle_buffer_size
-    if args.no_augmentation:
-        ip["augmentation"] = False
-    os.makedirs(args.output_path, exist_ok=True)
-    from src.device import npu_rank_size
+        cfg = from_dict({"model_params": {"num_steps": args.steps}}, source="--steps", base=cfg)
+    return cfg, start_step, resume_from, init_from
 
-    args.num_workers, args.worker_index = 1, 0
-    if args.device == "npu" and npu_rank_size() > 1:
-        args.num_workers, args.worker_index = npu_rank_size(), int(os.environ.get("RANK_ID", "0"))
-    is_chief = args.worker_index == 0
 
-    start_step = 0
-    latest = tf.train.latest_checkpoint(args.output_path)
-    if latest:
-        stored = read_model_config(latest)
-        if stored != params["model_config"]:
-            raise CheckpointError("%s: checkpoint was trained with model configuration %s, config asks for %s"
-                                  % (latest, stored, params["model_config"]))
-        start_step = int(tf.train.load_variable(latest, "global_step"))
-        print("resuming from %s (step %d)" % (latest, start_step), flush=True)
-        if is_chief:
-            truncate_log(os.path.join(args.output_path, "train_log.jsonl"), start_step)
-        if start_step >= mp["num_steps"]:
-            print("checkpoint is already at step %d >= %d: nothing to train" % (start_step, mp["num_steps"]))
-            return 0
-    if is_chief:
-        from src.io_utils import write_json_atomic
+def write_model_info(path, cfg):
+    from src.config import num_anchors, to_dict
+    from src.detector import count_parameters
+    from src.fileio import write_json_atomic
 
-        write_json_atomic(os.path.join(args.output_path, "config.json"), params)
-
-    graph = tf.Graph()
-    with graph.as_default():
-        t = build_train_graph(params, args, start_step)
-        scaffold = None
-        if args.init_checkpoint and not latest:
-            init_prefix = resolve_checkpoint(args.init_checkpoint)
-            init_cfg = read_model_config(init_prefix)
-            if init_cfg != params["model_config"]:
-                raise CheckpointError("%s: --init_checkpoint architecture %s differs from the config's %s"
-                                      % (init_prefix, init_cfg, params["model_config"]))
-            names = set(n for n, _ in tf.train.list_variables(init_prefix))
-            restore = [v for v in tf.global_variables() if v.op.name in names and v.op.name != "global_step"]
-            init_saver = tf.train.Saver(restore)
-            scaffold = tf.train.Scaffold(init_fn=lambda scaffold, sess: init_saver.restore(sess, init_prefix),
-                                         saver=tf.train.Saver(max_to_keep=5))
-        if scaffold is None:
-            scaffold = tf.train.Scaffold(saver=tf.train.Saver(max_to_keep=5))
-
-        hooks = [tf.train.StopAtStepHook(last_step=mp["num_steps"]), tf.train.NanTensorHook(t["total"])]
-        log_path = os.path.join(args.output_path, "train_log.jsonl" if is_chief else
-                                "train_log_rank%d.jsonl" % args.worker_index)
-        every = max(1, int(mp["log_step_count_steps"]))
-        fetch = {k: t[k] for k in ("train_op", "total", "loc", "cls", "reg", "lr", "global_step")}
-
-        def lr_at(step):  # the schedule in Python, for messages
-            values = [float(v) * args.lr_scale for v in mp["lr_values"]]
-            return values[sum(step > int(b) for b in mp["lr_boundaries"])]
-        config = session_config(args.device, args.precision_mode)
-        with tf.train.MonitoredTrainingSession(
-                checkpoint_dir=args.output_path if is_chief else None, is_chief=is_chief, scaffold=scaffold, hooks=hooks, config=config,
-                save_checkpoint_steps=mp["save_checkpoints_steps"], save_summaries_steps=mp["save_summary_steps"],
-                log_step_count_steps=None) as sess, open(log_path, "a") as log:
-            last = time.time()
-            window = []
-            while not sess.should_stop():
-                try:
-                    r = sess.run(fetch)
-                except tf.train.NanLossDuringTrainingError:
-                    raise ValueError("training loss became NaN at step %d (learning rate %g); the checkpoints in %s "
-                                     "are intact: lower the learning rate or check the data"
-                                     % (start_step + 1, float(lr_at(start_step)), args.output_path))
-                now = time.time()
-                start_step += 1
-                step = start_step
-                dt = now - last
-                last = now
-                rec = {"step": step, "loss": float(r["total"]), "loc": float(r["loc"]), "cls": float(r["cls"]),
-                       "reg": float(r["reg"]), "lr": float(r["lr"]), "sec": dt}
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
-                window.append(dt)
-                if step % every == 0 or step == 1 or sess.should_stop():  # the last step is always logged
-                    # the estimator's log line (loss = ..., step = ... (sec)), then the loss terms and the speed
-                    span = sum(window)
-                    print("loss = %.4f, step = %d (%.3f sec); localization %.4f, classification %.4f, "
-                          "regularization %.4f, lr %g, global_step/sec: %.3f, images/sec: %.2f"
-                          % (rec["loss"], step, span, rec["loc"], rec["cls"], rec["reg"], rec["lr"],
-                             len(window) / max(span, 1e-9), len(window) * t["batch_size"] / max(span, 1e-9)),
-                          flush=True)
-                    window = []
-    return 0
+    h, w = cfg["input_pipeline_params"]["image_size"]
+    write_json_atomic(path, {"model": "FaceBoxes", "framework": "tensorflow",
+                             "params": count_parameters(cfg["architecture"]),
+                             "anchors": num_anchors(h, w, cfg["architecture"]["pad_multiple"]),
+                             "anchors_input_hw": [h, w], "config": to_dict(cfg)})
 
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        from src.checkpoint_utils import CheckpointError
-        from src.device import DeviceError
-        from src.input_pipeline.pipeline import DataError
+    from src.device import check_device, npu_rank, session_config
+    from src.distributed import Cluster
+    from src.engine import train
+    from src.input_pipeline import find_shards
 
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume from the latest checkpoint in %s"
-              % args.output_path, file=sys.stderr)
-        return 130
-    except (ValueError, OSError, CheckpointError, DeviceError, DataError) as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 1
-    except Exception as e:  # TF runtime errors (e.g. a corrupt record) -> one line, no traceback
-        import tensorflow as _tf
-
-        if not isinstance(e, _tf.errors.OpError):
-            raise
-        lines = [ln.strip() for ln in str(e.message).splitlines()
-                 if ln.strip() and not ln.strip().startswith(("[[", "Graph execution error", "Original stack"))]
-        detail = lines[0] if lines else type(e).__name__
-        where = None
-        if args.data_path and os.path.isdir(args.data_path):
-            from src.input_pipeline.pipeline import diagnose_shards, find_shards
-
-            try:
-                where = diagnose_shards(find_shards(args.data_path))
-            except Exception:
-                where = None
-        print("error: %s" % (where or ("training failed: %s" % detail)), file=sys.stderr)
-        return 1
+    if not args.data_path:
+        raise ConfigError("--data_path is required (a folder with *.tfrecords shards, or a WIDER FACE root's "
+                          "train_shards/)")
+    if not args.output_path:
+        raise ConfigError("--output_path is required (the run folder)")
+    shards = find_shards(args.data_path)
+    check_device(args.device)
+    cluster = Cluster.from_environ() if args.device != "npu" else None
+    data_rank = npu_rank() if args.device == "npu" else (cluster.num_workers, cluster.index) if cluster else (1, 0)
+    cfg, start_step, resume_from, init_from = resolve_run(args, data_rank[0])
+    last = cfg["model_params"]["num_steps"]
+    if start_step >= last:
+        print("the checkpoint is already at step %d >= %d: nothing to train" % (start_step, last))
+        return 0
+    if cluster:
+        print("worker %d of %d (%s)%s" % (cluster.index, cluster.num_workers, cluster.workers[cluster.index],
+                                           ": the chief" if cluster.is_chief else ": writes no run files"),
+              flush=True)
+    config = session_config(args.device, args.precision_mode, args.threads)
+    server = None
+    if cluster:
+        cluster.configure(config)
+        server = cluster.start_server(config)
+    if data_rank[1] == 0:
+        os.makedirs(args.output_path, exist_ok=True)
+        write_model_info(os.path.join(args.output_path, "model_info.json"), cfg)
+    train(cfg, shards, args.output_path, start_step, resume_from=resume_from, init_from=init_from,
+          device=args.device, session_config=config, cluster=cluster, server=server, data_rank=data_rank)
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, "train.py"))

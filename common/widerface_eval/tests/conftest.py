@@ -8,6 +8,18 @@ SHARED = os.environ.get("ZOO_SHARED", os.path.join(REPO, "..", "shared"))
 REAL_GT = os.path.join(SHARED, "data", "widerface_val_gt")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_gt_cache(tmp_path_factory):
+    """The ground-truth cache of the whole run (and of the CLI subprocesses) lives in a temporary folder."""
+    old = os.environ.get("WIDERFACE_EVAL_CACHE")
+    os.environ["WIDERFACE_EVAL_CACHE"] = str(tmp_path_factory.mktemp("gt_cache"))
+    yield
+    if old is None:
+        os.environ.pop("WIDERFACE_EVAL_CACHE", None)
+    else:
+        os.environ["WIDERFACE_EVAL_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def real_gt():
     if not os.path.isdir(REAL_GT):

@@ -125,12 +125,12 @@ def test_cli_errors_are_one_line(tmp_path, tiny_gt):
     pred = str(tmp_path / "pred")
     _raw(pred, "0--Parade", "0_a", "0_a.jpg\n1\n1 2 3\n")
     r = _cli("--pred", pred, "--gt", tiny_gt)
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert r.stderr.strip() == f"widerface_eval: error: {pred}/0--Parade/0_a.txt:3: expected 5 columns " \
                                "'x y w h score', found 3"
     r = _cli("--pred", str(tmp_path / "missing"), "--gt", tiny_gt)
-    assert r.returncode == 1 and "prediction folder does not exist" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "prediction folder does not exist" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_missing_warning_and_strict(tmp_path, tiny_gt):
@@ -140,7 +140,7 @@ def test_cli_missing_warning_and_strict(tmp_path, tiny_gt):
     assert r.returncode == 0
     assert r.stderr.count("1 of 2 images have no prediction file") == 1
     r = _cli("--pred", pred, "--gt", tiny_gt, "--strict")
-    assert r.returncode == 1 and "prediction file missing" in r.stderr
+    assert r.returncode == 2 and "prediction file missing" in r.stderr
 
 
 def test_prediction_folder_replaces_only_when_complete(tmp_path):
@@ -161,3 +161,43 @@ def test_prediction_folder_replaces_only_when_complete(tmp_path):
             raise RuntimeError("interrupted")
     assert os.listdir(pred) == ["0--Parade"]
     assert os.path.isfile(os.path.join(pred + ".partial", "1--Handshaking", "c.txt"))
+
+
+def test_no_matching_prediction_file_is_an_error(tmp_path, tiny_gt):
+    """Predictions of another image set (e.g. the mini set's against the real val ground truth)."""
+    pred = str(tmp_path / "pred")
+    we.write_prediction(pred, "0--Parade/0_other.jpg", np.array([[0, 0, 10, 10, 0.9]]))
+    with pytest.raises(we.NoMatchingPredictionsError) as e:
+        we.evaluate(pred, tiny_gt)
+    assert str(e.value) == (f"{pred}: no prediction file matches an image of the ground truth ({tiny_gt}): "
+                            f"expected e.g. {os.path.join('0--Parade', '0_a.txt')} (one of 2 images), found e.g. "
+                            f"{os.path.join('0--Parade', '0_other.txt')} (one of 1 files); the predictions are of "
+                            "another image set")
+    for strict in ([], ["--strict"]):
+        r = _cli("--pred", pred, "--gt", tiny_gt, *strict)
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr == f"widerface_eval: error: {e.value}\n"
+
+
+def test_missing_files_warning_is_one_plain_line(tmp_path, tiny_gt):
+    """From the CLI and from a program calling evaluate(): one line, no UserWarning header or source line."""
+    pred = str(tmp_path / "pred")
+    we.write_prediction(pred, "0--Parade/0_a.jpg", np.array([[0, 0, 10, 10, 0.9]]))
+    line = (f"widerface_eval: warning: 1 of 2 images have no prediction file (first: "
+            f"{os.path.join(pred, '0--Parade', '0_b.txt')}); they count as images without detections\n")
+    r = _cli("--pred", pred, "--gt", tiny_gt)
+    assert r.returncode == 0 and r.stderr == line
+    code = f"import widerface_eval as we; print(we.evaluate({pred!r}, {tiny_gt!r}).num_missing)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "1\n" and r.stderr == line
+
+
+def test_cli_workers_option(tmp_path, tiny_gt):
+    pred = str(tmp_path / "pred")
+    we.write_prediction(pred, "0--Parade/0_a.jpg", np.array([[0, 0, 10, 10, 0.9]]))
+    we.write_prediction(pred, "0--Parade/0_b.jpg", np.array([[0, 0, 20, 20, 0.8]]))
+    for w in ("1", "3"):
+        r = _cli("--pred", pred, "--gt", tiny_gt, "--workers", w)
+        assert r.returncode == 0 and "Easy   Val AP: 1.0000" in r.stdout
+    r = _cli("--pred", pred, "--gt", tiny_gt, "--workers", "-1")
+    assert r.returncode == 2 and r.stderr == "widerface_eval: --workers must be >= 0, got -1\n"

@@ -6,20 +6,21 @@
 >>> res.aps                                                   # {"easy": ..., "medium": ..., "hard": ...}
 """
 
-from .evaluation import (WiderEvalResult, bbox_overlaps, collect_predictions, evaluate, evaluate_predictions,
-                         image_match, image_pr, thresholds, voc_ap)
-from .io import (ATTRIBUTE_NAMES, GT_FILES, SETTINGS, GroundTruth, PredictionFolder, SplitEntry,
-                 WiderFormatError,                 format_prediction, load_ground_truth, parse_prediction_text, prediction_path, read_prediction,
-                 read_prediction_dir, read_split_file, write_ground_truth, write_prediction, write_split_file)
+from .evaluation import (MissingPredictionsWarning, WiderEvalResult, bbox_overlaps, collect_predictions, evaluate,
+                         evaluate_predictions, image_match, image_pr, match_predictions, thresholds, voc_ap)
+from .io import (ATTRIBUTE_NAMES, GT_FILES, SETTINGS, GroundTruth, NoMatchingPredictionsError, PredictionFolder,
+                 SplitEntry, WiderFormatError, format_prediction, load_ground_truth, parse_prediction_text,
+                 prediction_path, read_prediction, read_prediction_dir, read_split_file, write_ground_truth,
+                 write_prediction, write_split_file)
 from .plot import plot_pr_curves, write_json
 
 __version__ = "1.0.0"
 
 __all__ = [
-    "ATTRIBUTE_NAMES", "GT_FILES", "SETTINGS", "GroundTruth", "PredictionFolder", "SplitEntry", "WiderEvalResult",
-    "WiderFormatError",
+    "ATTRIBUTE_NAMES", "GT_FILES", "SETTINGS", "GroundTruth", "MissingPredictionsWarning",
+    "NoMatchingPredictionsError", "PredictionFolder", "SplitEntry", "WiderEvalResult", "WiderFormatError",
     "bbox_overlaps", "collect_predictions", "evaluate", "evaluate_predictions", "format_prediction",
-    "image_match", "image_pr", "load_ground_truth", "parse_prediction_text", "plot_pr_curves", "prediction_path",
-    "read_prediction", "read_prediction_dir", "read_split_file", "thresholds", "voc_ap", "write_json",
-    "write_ground_truth", "write_prediction", "write_split_file",
+    "image_match", "image_pr", "load_ground_truth", "match_predictions", "parse_prediction_text",
+    "plot_pr_curves", "prediction_path", "read_prediction", "read_prediction_dir", "read_split_file", "thresholds",
+    "voc_ap", "write_json", "write_ground_truth", "write_prediction", "write_split_file",
 ]

@@ -12,6 +12,7 @@ Every malformed input raises :class:`WiderFormatError` whose message starts with
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
@@ -29,6 +30,11 @@ ATTRIBUTE_NAMES = ("blur", "expression", "illumination", "invalid", "occlusion",
 
 class WiderFormatError(ValueError):
     """A WIDER FACE input file is malformed; the message names the file, the line and the problem."""
+
+
+class NoMatchingPredictionsError(WiderFormatError):
+    """The prediction folder holds files, but none for any image of the ground truth (e.g. predictions of
+    another image set)."""
 
 
 def _where(path, lineno=None):
@@ -66,13 +72,36 @@ def format_prediction(image_relpath, dets):
     return "\n".join(lines) + "\n"
 
 
-def write_text_atomic(path, text):
-    """Write ``text`` to ``path`` through a temp file and a rename: readers never see half a file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _file_mode():
+    """The mode ``open()`` would give a new file (0o666 less the umask); mkstemp's temp files are 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
+def write_text_atomic(path, text, fsync=True):
+    """Write ``text`` to ``path`` through a uniquely named temp file beside it and a rename: readers never see half a
+    file, concurrent writers never share a temp file, and an error leaves ``path`` as it was. ``fsync`` (default)
+    makes the content durable before the rename; prediction files skip it, since their folder is replaced as a
+    whole (``PredictionFolder``) and thousands of fsyncs would dominate an evaluation."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return path
 
 
@@ -83,7 +112,8 @@ def write_prediction(pred_dir, image_relpath, dets):
     original-image pixels. Lines are written in descending score order (stable), as the official MATLAB
     evaluator sorts them and the widely used Python evaluator assumes it. The file is written atomically.
     """
-    return write_text_atomic(prediction_path(pred_dir, image_relpath), format_prediction(image_relpath, dets))
+    return write_text_atomic(prediction_path(pred_dir, image_relpath), format_prediction(image_relpath, dets),
+                             fsync=False)
 
 
 class PredictionFolder:
@@ -337,21 +367,43 @@ def _cell_list(m, key, path):
     return v.reshape(-1)
 
 
-def load_ground_truth(gt_dir):
-    """Load ``wider_{face,easy,medium,hard}_val.mat`` from ``gt_dir``."""
-    import scipy.io
+def load_ground_truth(gt_dir, cache=True):
+    """Load ``wider_{face,easy,medium,hard}_val.mat`` from ``gt_dir``.
 
+    With ``cache`` (default) the parsed ground truth is kept in a cache keyed by the files' content
+    (:mod:`widerface_eval.gtcache`): later loads of the same files skip ``scipy.io``; changed files are parsed
+    again.
+    """
     if not os.path.isdir(gt_dir):
         raise WiderFormatError(f"{gt_dir}: ground-truth folder does not exist")
     missing = [fn for fn in GT_FILES.values() if not os.path.isfile(os.path.join(gt_dir, fn))]
     if missing:
         raise WiderFormatError(f"{gt_dir}: ground-truth folder lacks {', '.join(missing)} "
                                f"(it needs {', '.join(GT_FILES.values())})")
+    from . import gtcache
+
+    if not cache or gtcache.cache_dir() is None:
+        return _parse_ground_truth(gt_dir, {fn: os.path.join(gt_dir, fn) for fn in GT_FILES.values()})
+    contents = gtcache.read_mat_files(gt_dir)
+    key = gtcache.content_key(contents)
+    gt = gtcache.load(key, gt_dir)
+    if gt is None:
+        import io as _io
+
+        gt = _parse_ground_truth(gt_dir, {fn: _io.BytesIO(data) for fn, data in contents.items()})
+        gtcache.store(key, gt)
+    return gt
+
+
+def _parse_ground_truth(gt_dir, sources):
+    """Parse the four files; ``sources``: file name -> path or binary file object."""
+    import scipy.io
+
     mats = {}
     for key, fn in GT_FILES.items():
         p = os.path.join(gt_dir, fn)
         try:
-            mats[key] = scipy.io.loadmat(p)
+            mats[key] = scipy.io.loadmat(sources[fn])
         except Exception as exc:  # scipy raises several types for corrupt files
             raise WiderFormatError(f"{p}: not a readable MATLAB file ({exc})") from None
     face_path = os.path.join(gt_dir, GT_FILES["face"])
@@ -377,6 +429,8 @@ def load_ground_truth(gt_dir):
             if b.ndim != 2 or b.shape[1] != 4:
                 raise WiderFormatError(f"{face_path}: box list of {ev}/{files[i][j]} has shape {b.shape}, "
                                        "expected (N, 4)")
+            if not np.isfinite(b).all():
+                raise WiderFormatError(f"{face_path}: box list of {ev}/{files[i][j]} holds NaN or inf")
             ev_boxes.append(b)
         boxes.append(ev_boxes)
     keep = {}

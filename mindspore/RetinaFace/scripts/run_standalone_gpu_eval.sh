@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Reference-style evaluation:  bash scripts/run_standalone_gpu_eval.sh DEVICE_ID CHECKPOINT [DATA_PATH] [eval.py flags]
+# Reference-style evaluation on one GPU:
+#   bash scripts/run_standalone_gpu_eval.sh DEVICE_ID CHECKPOINT [DATA_PATH] [eval.py flags]
+# DATA_PATH (default ./data/widerface) and CHECKPOINT are relative to the current directory; results go to
+# test/output/eval/ (eval_result.json, predictions/) unless --output_path is given; the log to test/output/eval.log.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
   echo "Usage: bash scripts/run_standalone_gpu_eval.sh DEVICE_ID CHECKPOINT [DATA_PATH] [eval.py flags]" >&2
   exit 2
 fi
-export CUDA_VISIBLE_DEVICES="$1"; CKPT="$2"; shift 2
-DATA_PATH="${1:-./data/widerface}"; [[ $# -gt 0 ]] && shift
-[[ -f "$CKPT" ]] || { echo "error: checkpoint $CKPT not found" >&2; exit 2; }
-[[ -f "$DATA_PATH/val/label.txt" ]] || { echo "error: DATA_PATH=$DATA_PATH has no val/label.txt" >&2; exit 2; }
-CKPT="$(cd "$(dirname "$CKPT")" && pwd)/$(basename "$CKPT")"; DATA_PATH="$(cd "$DATA_PATH" && pwd)"
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
-mkdir -p test/output
-"$PYTHON" eval.py --device_target=GPU --checkpoint="$CKPT" --data_path="$DATA_PATH" "$@" 2>&1 | tee test/output/eval.log
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+export CUDA_VISIBLE_DEVICES="$1"; CKPT="$(realpath -m "$2")"; shift 2
+DATA_PATH="$(realpath -m "${1:-./data/widerface}")"; [[ $# -gt 0 ]] && shift
+mkdir -p "$MODEL_DIR/test/output"
+"$PYTHON" "$MODEL_DIR/eval.py" --device_target=GPU --checkpoint="$CKPT" --data_path="$DATA_PATH" \
+  --output_path="$MODEL_DIR/test/output/eval" "$@" 2>&1 | tee "$MODEL_DIR/test/output/eval.log"

@@ -18,11 +18,13 @@ reference defines it but never calls it, so it is off by default.
 import cv2
 import numpy as np
 
+from .errors import DataError
+
 INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_LANCZOS4)
 
 
-class AugmentationError(RuntimeError):
-    pass
+class AugmentationError(DataError):
+    """A training image whose boxes no crop can keep (the message names the image)."""
 
 
 def matrix_iof(boxes, roi):
@@ -159,9 +161,3 @@ class Preproc:
         lm = (lm / self.size).reshape(-1, 10)
         out = np.hstack((b, lm, lab[:, None])).astype(np.float32)
         return image, out
-
-
-def preprocess_for_inference(image, mean_bgr=(104.0, 117.0, 123.0)):
-    """uint8 BGR HWC -> float32 NCHW minus the BGR mean (no scaling), as the reference test scripts."""
-    x = image.astype(np.float32) - np.asarray(mean_bgr, np.float32)
-    return x.transpose(2, 0, 1)[None]

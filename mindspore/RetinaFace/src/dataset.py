@@ -16,15 +16,14 @@ import cv2
 import numpy as np
 
 from .augmentation import AugmentationError, Preproc
-from .utils import match, prior_box
+from .errors import DataError
+from .image_io import read_image
+from .matching import match
+from .prior_box import priors_for
 
 
-class LabelFormatError(ValueError):
+class LabelFormatError(DataError):
     """Malformed ``label.txt`` line; the message is ``file:line: what is wrong``."""
-
-
-class ImageReadError(ValueError):
-    pass
 
 
 def parse_label_file(label_path, images_dir=None, check_images=False):
@@ -40,7 +39,7 @@ def parse_label_file(label_path, images_dir=None, check_images=False):
 def parse_label_entries(label_path, images_dir=None, check_images=False):
     """Every ``#`` entry of ``label.txt`` in file order, boxes with w/h <= 0 dropped, images without boxes kept."""
     if not os.path.isfile(label_path):
-        raise FileNotFoundError(f"{label_path}: label file not found")
+        raise DataError(f"{label_path}: label file not found")
     if images_dir is None:
         images_dir = os.path.join(os.path.dirname(os.path.abspath(label_path)), "images")
     entries = []
@@ -89,16 +88,6 @@ def parse_label_entries(label_path, images_dir=None, check_images=False):
     return entries
 
 
-def read_image(path):
-    """cv2.imread (BGR uint8) with a clear error naming the file."""
-    if not os.path.isfile(path):
-        raise ImageReadError(f"{path}: image file not found")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ImageReadError(f"{path}: cannot decode image (corrupt or not an image)")
-    return img
-
-
 # ----------------------------------------------------------------------------------------------- pipeline pieces
 class EpochSampler:
     """Deterministic, resumable, shardable sampler for ``GeneratorDataset``.
@@ -121,7 +110,7 @@ class EpochSampler:
         self.num_shards = int(num_shards)
         self.shard_id = int(shard_id)
         self.per_shard = self.n // self.num_shards
-        self.steps_per_epoch = self.per_shard // self.batch_size
+        self.steps_per_epoch = steps_per_epoch(self.n, self.batch_size, self.num_shards)
         if self.steps_per_epoch == 0:
             raise ValueError(f"{self.n} images over {self.num_shards} shard(s) give less than one batch of "
                              f"{self.batch_size}")
@@ -198,7 +187,7 @@ class EncodeTargets:
     """map stage 3: match targets to the priors of the training size and encode them."""
 
     def __init__(self, cfg, image_size):
-        self.priors = prior_box((image_size, image_size), cfg["min_sizes"], cfg["steps"], cfg["clip"])
+        self.priors = priors_for(cfg, (image_size, image_size))
         self.variance = cfg["variance"]
         self.threshold = cfg["match_thresh"]
 
@@ -208,10 +197,27 @@ class EncodeTargets:
         return image, loc, conf, landm
 
 
-def create_dataset(data_dir, cfg, batch_size=None, image_size=None, shuffle=True, num_shards=1, shard_id=0,
-                   num_workers=None, start_step=0, python_multiprocessing=True, label_file=None,
-                   pass_steps=None):
-    """``GeneratorDataset`` + three parallel ``map`` stages (read, augment, match) + ``batch(drop_remainder)``.
+def training_entries(data_dir, batch_size, num_shards=1):
+    """The training images of ``<data_dir>/label.txt`` (those with a valid box; every listed image must exist);
+    a ``DataError`` when they do not fill one batch per device."""
+    label_file = os.path.join(data_dir, "label.txt")
+    entries = parse_label_file(label_file, check_images=True)
+    if len(entries) // num_shards < batch_size:
+        raise DataError(f"{label_file}: {len(entries)} image(s) with a valid box, less than one batch of "
+                        f"{batch_size} per device on {num_shards} device(s)")
+    return entries
+
+
+def steps_per_epoch(num_images, batch_size, num_shards=1):
+    """Full batches per epoch and device (each shard gets ``num_images // num_shards`` images, the rest dropped)."""
+    return (int(num_images) // int(num_shards)) // int(batch_size)
+
+
+def create_dataset(entries, cfg, batch_size=None, image_size=None, shuffle=True, num_shards=1, shard_id=0,
+                   num_workers=None, start_step=0, python_multiprocessing=True, pass_steps=None):
+    """``GeneratorDataset`` over ``entries`` (:func:`training_entries`) + three parallel ``map`` stages (read,
+    augment, match) + ``batch(drop_remainder)``; each pass yields ``pass_steps`` batches (default: an epoch),
+    the first pass starting at global step ``start_step``.
 
     Returns (dataset, sampler). Columns: image (3, S, S) float32, truths (P, 4), conf (P,) int32, landm (P, 10).
     """
@@ -221,10 +227,6 @@ def create_dataset(data_dir, cfg, batch_size=None, image_size=None, shuffle=True
     image_size = int(image_size or cfg["image_size"])
     # MindSpore rejects more map workers than CPU cores
     num_workers = max(1, min(int(num_workers or cfg["num_workers"]), os.cpu_count() or 1))
-    label_file = label_file or os.path.join(data_dir, "label.txt")
-    entries = parse_label_file(label_file, check_images=True)
-    if not entries:
-        raise ValueError(f"{label_file}: no image with a valid box")
     sampler = EpochSampler(len(entries), batch_size, shuffle, cfg["seed"], num_shards, shard_id, start_step,
                            pass_steps)
     ds = de.GeneratorDataset(WiderSource(entries), ["key", "annot"], sampler=sampler)
@@ -232,8 +234,7 @@ def create_dataset(data_dir, cfg, batch_size=None, image_size=None, shuffle=True
     paths = [p for p, _ in entries]
     ds = ds.map(operations=ReadImage(paths), input_columns=["key", "annot"],
                 output_columns=["image", "annot", "key"], **kw)
-    ds = ds.map(operations=Augment(image_size, cfg["seed"], cfg["mean_bgr"], cfg.get("photometric_distortion"),
-                                   paths),
+    ds = ds.map(operations=Augment(image_size, cfg["seed"], cfg["mean_bgr"], cfg["photometric_distortion"], paths),
                 input_columns=["image", "annot", "key"], output_columns=["image", "annot"], **kw)
     ds = ds.map(operations=EncodeTargets(cfg, image_size), input_columns=["image", "annot"],
                 output_columns=["image", "truths", "conf", "landm"], **kw)

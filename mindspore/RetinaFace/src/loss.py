@@ -6,7 +6,7 @@ from mindspore import nn, ops
 class MultiBoxLoss(nn.Cell):
     """Returns (loss_loc, loss_cls, loss_landm); the caller weights them (2, 1, 1).
 
-    Targets come from :func:`src.utils.match`: conf_t is 1 for faces with landmarks, -1 for faces without
+    Targets come from :func:`src.matching.match`: conf_t is 1 for faces with landmarks, -1 for faces without
     landmarks, 0 for background.
 
     * landmarks: SmoothL1 (beta 1) summed over the 10 coordinates of priors with conf_t > 0, / max(#those, 1);

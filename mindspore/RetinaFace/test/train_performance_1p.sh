@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
-# Training throughput on one device: N steps (default 20) at the reference size (840x840, batch 8); prints
-# images/s over the steps after the first (which includes graph compilation).
-#   bash test/train_performance_1p.sh --data_path=DIR [--device=gpu|npu|cpu] [--steps=20] [train.py flags]
+# Training throughput on one device: --steps steps (default 20) of the reference recipe (ResNet50, 840x840, batch 8),
+# then ModelZoo's "Final Performance images/sec : N" (median step time after the first two steps, which include
+# graph compilation). A fresh run unless --resume.
+#   bash test/train_performance_1p.sh --data_path=DIR [--device=gpu|npu|cpu] [--device_id=N] [--steps=20]
+#        [--batch_size=N] [--output_path=DIR] [--checkpoint=CKPT] [--resume=auto|CKPT] [any train.py flag]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$MODEL_DIR/scripts/env.sh"
+source "$MODEL_DIR/test/lib/args.sh"
+refuse device_num "train_performance_1p.sh measures one device (data parallel: test/train_performance_8p.sh)"
 STEPS="${STEPS:-20}"
-J="$OUTPUT_PATH/train_performance_1p.json"
-"$PYTHON" train.py --data_path="$DATA_PATH" --device_target="$DEVICE_TARGET" --backbone="$BACKBONE" \
-  --max_steps="$STEPS" --ckpt_path="$OUTPUT_PATH/train_performance_1p" --save_checkpoint_steps=1000000 \
-  --log_json="$J" "${EXTRA_ARGS[@]}" 2>&1 | tee "$LOG_DIR/train_performance_1p.log"
-"$PYTHON" - "$J" <<'PY' | tee -a "$LOG_DIR/train_performance_1p.log"
-import json, statistics, sys
-d = json.load(open(sys.argv[1]))
-bs = d["batch_size"]                     # per device, as train.py resolved it (8 for ResNet50, 32 for mnet)
-t = d["step_times"][1:] or d["step_times"]
-print(f"[performance 1p] steps {len(d['step_times'])}, median {statistics.median(t):.3f} s/step, "
-      f"{bs / statistics.median(t):.2f} images/s, loss {d['losses'][0]:.3f} -> {d['losses'][-1]:.3f}")
-PY
+build_args
+fresh_output
+LOG_START="$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)"
+run_logged "$PYTHON" "$MODEL_DIR/train.py" "${TRAIN_ARGS[@]}"
+final_performance "$LOG_FILE" "$LOG_START" | tee -a "$LOG_FILE"

@@ -7,8 +7,9 @@ import pytest
 
 from src.augmentation import (AugmentationError, Preproc, choose_candidates, matrix_iof, photometric_distortion,
                               transform_targets)
-from src.dataset import (EpochSampler, ImageReadError, LabelFormatError, parse_label_entries, parse_label_file,
-                         read_image)
+from src.dataset import EpochSampler, LabelFormatError, parse_label_entries, parse_label_file
+from src.errors import DataError, user_message
+from src.image_io import read_image
 
 LABEL = """# ev/a.jpg
 10 20 30 40 15.5 30.5 0.0 35.5 30.5 0.0 25.0 40.0 1.0 17.0 50.0 0.0 33.0 50.0 0.0 0.82
@@ -52,13 +53,26 @@ def test_malformed_label_lines(tmp_path, text, line, what):
         parse_label_entries(path)
 
 
-def test_read_image_errors(tmp_path):
+def test_read_image_errors(tmp_path, shared_dir):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not a jpeg at all")
-    with pytest.raises(ImageReadError, match="bad.jpg: cannot decode"):
+    with pytest.raises(DataError, match="bad.jpg: not a complete image"):
         read_image(str(bad))
-    with pytest.raises(ImageReadError, match="missing.jpg: image file not found"):
+    with pytest.raises(DataError, match="missing.jpg: cannot read the image"):
         read_image(str(tmp_path / "missing.jpg"))
+    # issue 13 #1: a real photo cut short decodes with grey rows and only a libjpeg warning; it is an error here
+    photo = os.path.join(shared_dir, "data", "real_photos", "obama.jpg")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(open(photo, "rb").read()[:100000])
+    assert cv2.imread(str(cut)) is not None                        # what OpenCV alone accepts
+    with pytest.raises(DataError, match="cut.jpg: truncated JPEG"):
+        read_image(str(cut))
+    png = tmp_path / "cut.png"
+    cv2.imwrite(str(png), cv2.imread(photo))
+    png.write_bytes(png.read_bytes()[:-200])
+    with pytest.raises(DataError, match="cut.png: truncated PNG"):
+        read_image(str(png))
+    assert read_image(photo).shape == (1137, 910, 3)
 
 
 def test_iof_and_candidates():
@@ -171,10 +185,11 @@ def test_sampler_resume_and_shards():
 
 def test_pipeline_columns_and_determinism(mini_data):
     from src.config import get_config
-    from src.dataset import create_dataset
+    from src.dataset import create_dataset, training_entries
     cfg = get_config("resnet50")
     kw = dict(batch_size=2, image_size=160, num_workers=1, python_multiprocessing=False)
-    ds, sampler = create_dataset(os.path.join(mini_data, "train"), cfg, **kw)
+    entries = training_entries(os.path.join(mini_data, "train"), 2)
+    ds, sampler = create_dataset(entries, cfg, **kw)
     assert ds.get_dataset_size() == sampler.steps_per_epoch
     # images listed in label.txt without a face line are skipped for training (the mini set has some)
     all_entries = parse_label_entries(os.path.join(mini_data, "train", "label.txt"))
@@ -185,7 +200,35 @@ def test_pipeline_columns_and_determinism(mini_data):
     assert first["image"].shape == (2, 3, 160, 160)
     assert first["truths"].shape == (2, 1050, 4) and first["landm"].shape == (2, 1050, 10)
     assert first["conf"].dtype == np.int32 and set(np.unique(first["conf"])) <= {-1, 0, 1}
-    again = next(create_dataset(os.path.join(mini_data, "train"), cfg, **kw)[0]
-                 .create_dict_iterator(num_epochs=1, output_numpy=True))
+    again = next(create_dataset(entries, cfg, **kw)[0].create_dict_iterator(num_epochs=1, output_numpy=True))
     for k in first:
         np.testing.assert_array_equal(first[k], again[k])
+
+
+def test_pipeline_truncated_image_is_one_line(tmp_path, shared_dir):
+    """A truncated training image raises our DataError inside a MindSpore map worker; MindSpore re-raises it as a
+    RuntimeError with a traceback, from which ``run_cli`` recovers the one line."""
+    from src.config import get_config
+    from src.dataset import create_dataset, training_entries
+    d = tmp_path / "train"
+    (d / "images" / "ev").mkdir(parents=True)
+    data = open(os.path.join(shared_dir, "data", "real_photos", "obama.jpg"), "rb").read()
+    (d / "images" / "ev" / "a.jpg").write_bytes(data[:len(data) // 2])
+    (d / "label.txt").write_text("# ev/a.jpg\n300 50 350 400\n")
+    ds, _ = create_dataset(training_entries(str(d), 1), get_config("mobilenet0.25"), batch_size=1, image_size=64,
+                           num_workers=1, python_multiprocessing=False)
+    with pytest.raises(RuntimeError) as info:
+        next(ds.create_dict_iterator(num_epochs=1, output_numpy=True))
+    assert "\n" in str(info.value)                                   # MindSpore's multi-line wrapper
+    assert user_message(info.value) == (f"{d / 'images' / 'ev' / 'a.jpg'}: truncated JPEG (no end-of-image marker "
+                                        f"after the last scan): the file does not decode completely")
+
+
+def test_too_few_images_for_a_batch(tmp_path):
+    from src.dataset import training_entries
+    d = tmp_path / "train"
+    (d / "images").mkdir(parents=True)
+    cv2.imwrite(str(d / "images" / "a.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (d / "label.txt").write_text("# a.jpg\n1 1 4 4\n")
+    with pytest.raises(DataError, match="label.txt: 1 image.* less than one batch of 2 per device on 1 device"):
+        training_entries(str(d), 2)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from src.config import get_config
-from src.utils import detect, num_priors, prior_box
+from src.inference import detect
+from src.prior_box import num_priors, prior_box
 
 # the PyTorch original's test.py post-processing used to produce reference_outputs/*.npz
 REF_POST = dict(confidence_threshold=0.05, nms_threshold=0.3, top_k=5000, keep_top_k=750)
@@ -25,7 +26,7 @@ def test_resnet50_param_count_and_feature_sizes():
     from src.network import RetinaFace, count_params
     net = RetinaFace(get_config("resnet50"), phase="predict")
     head = sum(int(np.prod(p.shape)) for p in net.trainable_params() if "end_point" in p.name)
-    assert count_params(net) - head == 27_293_600          # README: 27.29 M (the unused ImageNet FC excluded)
+    assert count_params(net) == 27_293_600                 # README: 27.29 M (the unused ImageNet FC excluded)
     assert head == 2048 * 1001 + 1001
     net.set_train(False)
     h, w = 104, 136                                         # not multiples of 32: ceil sizes at every level
@@ -54,20 +55,24 @@ def test_mobilenet_param_count():
 
 
 def test_converter_output_carries_config(mnet_ckpt):
-    from src.utils import load_ckpt
-    params, cfg, extras = load_ckpt(mnet_ckpt)
+    from src.checkpoint import load
+    params, cfg, extras = load(mnet_ckpt)
     assert cfg["backbone"] == "mobilenet0.25" and cfg["leaky"] == 0.0 and cfg["out_channel"] == 64
     assert extras["source"] == "Final_Retinaface.pth"
     assert "body.stage1.0.1.moving_variance" in params and len(params) == 300 - 47    # 47 num_batches_tracked dropped
 
 
-def test_converter_rejects_foreign_state_dict(tmp_path):
+def test_converter_rejects_foreign_state_dict(tmp_path, capsys):
     import torch
+    from src.errors import run_cli
     from tools.convert_official import main
     bad = tmp_path / "bad.pth"
     torch.save({"conv.weight": torch.zeros(3, 3)}, str(bad))
-    assert main(["--src", str(bad), "--dst", str(tmp_path / "x.ckpt")]) == 1
-    assert main(["--src", str(tmp_path / "missing.pth"), "--dst", str(tmp_path / "x.ckpt")]) == 1
+    assert run_cli(main, "convert_official.py", ["--src", str(bad), "--dst", str(tmp_path / "x.ckpt")]) == 2
+    assert capsys.readouterr().err.startswith(f"convert_official.py: error: {bad}: state dict does not match the "
+                                              f"network: unexpected ['conv.weight']")
+    assert run_cli(main, "convert_official.py", ["--src", str(tmp_path / "no.pth"), "--dst", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err == f"convert_official.py: error: {tmp_path / 'no.pth'}: file not found\n"
     assert not (tmp_path / "x.ckpt").exists()
 
 
@@ -78,10 +83,10 @@ def mnet(mnet_ckpt):
 
 
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
-def test_raw_outputs_and_detections_match_reference(shared, mnet, photo):
+def test_raw_outputs_and_detections_match_reference(shared_dir, mnet, photo):
     import mindspore as ms
     net, cfg = mnet
-    z = np.load(os.path.join(shared, "weights", "retinaface_mnet025", "reference_outputs", f"{photo}.npz"))
+    z = np.load(os.path.join(shared_dir, "weights", "retinaface_mnet025", "reference_outputs", f"{photo}.npz"))
     loc, conf, landm = (t.asnumpy() for t in net(ms.Tensor(z["input"])))
     assert np.abs(loc - z["loc"]).max() <= 1e-4
     assert np.abs(conf - z["conf"]).max() <= 1e-4
@@ -101,16 +106,16 @@ def test_raw_outputs_and_detections_match_reference(shared, mnet, photo):
     np.testing.assert_allclose(own, ref, atol=1e-2)
 
 
-def test_detections_match_pseudo_gt(shared, mnet):
-    from src.dataset import read_image
-    from src.inference import Detector
+def test_detections_match_pseudo_gt(shared_dir, mnet):
+    from src.image_io import read_image
+    from src.inference import Predictor
     net, cfg = mnet
-    det = Detector(net, cfg, mode="native", **REF_POST)
-    with open(os.path.join(shared, "data", "real_photos", "pseudo_gt.json"), encoding="utf-8") as f:
+    det = Predictor(net, cfg, mode="native", **REF_POST)
+    with open(os.path.join(shared_dir, "data", "real_photos", "pseudo_gt.json"), encoding="utf-8") as f:
         gt = json.load(f)
     assert len(gt["images"]) == 3
     for name, info in gt["images"].items():
-        img = read_image(os.path.join(shared, "data", "real_photos", name))
+        img = read_image(os.path.join(shared_dir, "data", "real_photos", name))
         assert img.shape[:2] == (info["height"], info["width"])
         dets = det(img)
         dets = dets[dets[:, 4] >= gt["score_threshold"]]

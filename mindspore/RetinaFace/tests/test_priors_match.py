@@ -1,9 +1,12 @@
-"""Priors, matching and encoding against hand-computed values."""
+"""Priors, matching and the box coder against hand-computed values and the reference's stored priors."""
+import os
+
 import numpy as np
 import pytest
 
-from src.utils import (box_iou, decode, decode_landm, encode, encode_landm, match, nms, num_priors, point_form,
-                       prior_box)
+from src.box_coder import decode, decode_landm, encode, encode_landm, point_form
+from src.matching import box_iou, match
+from src.prior_box import num_priors, prior_box
 
 VAR = [0.1, 0.2]
 
@@ -117,18 +120,9 @@ def test_landmark_encoding_hand_computed():
     np.testing.assert_allclose(encode_landm(lm, priors, VAR), [[1.0, 1.0] * 5], atol=1e-9)
 
 
-def test_nms_plus_one_and_keep_equal():
-    dets = np.array([[0, 0, 9, 9, 0.9],     # area 100 (+1 convention)
-                     [5, 0, 14, 9, 0.8],    # inter 5*10=50 -> IoU 50/150 = 0.333
-                     [100, 100, 110, 110, 0.7]], np.float32)
-    assert nms(dets, 0.3).tolist() == [0, 2]
-    assert nms(dets, 1 / 3 + 1e-6).tolist() == [0, 1, 2]   # kept when IoU <= thresh
-
-
 @pytest.mark.parametrize("hw", [(512, 512), (600, 512)])
-def test_priors_match_reference(shared, hw):
-    import os
+def test_priors_match_reference(shared_dir, hw):
     name = "astronaut" if hw == (512, 512) else "grace_hopper"
-    z = np.load(os.path.join(shared, "weights", "retinaface_mnet025", "reference_outputs", f"{name}.npz"))
+    z = np.load(os.path.join(shared_dir, "weights", "retinaface_mnet025", "reference_outputs", f"{name}.npz"))
     assert tuple(z["input_hw"]) == hw
     np.testing.assert_allclose(prior_box(hw), z["priors"], atol=1e-7)

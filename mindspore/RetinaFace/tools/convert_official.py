@@ -16,10 +16,11 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+
+from src.errors import CheckpointError, UserError, run_cli  # noqa: E402  (src first: sets the oneDNN ISA)
 
 _BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
@@ -29,14 +30,15 @@ def load_torch_state_dict(path):
     try:
         import torch
     except ImportError:
-        raise RuntimeError("reading a .pth needs PyTorch (the CPU wheel is enough): pip install torch") from None
+        raise UserError("reading a .pth needs PyTorch (the CPU wheel is enough): pip install torch") from None
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: file not found")
+        raise CheckpointError(f"{path}: file not found")
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
         first = (str(e).strip().splitlines() or [""])[0][:160]      # torch's messages run over many lines
-        raise ValueError(f"{path}: not a readable PyTorch state dict ({e.__class__.__name__}: {first})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch state dict ({e.__class__.__name__}: {first})") \
+            from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     out = {}
@@ -68,7 +70,7 @@ def convert_state_dict(sd, ms_param_names):
         out[name] = v.astype(np.float32)
     missing = sorted(ms_names - set(out))
     if unexpected or missing:
-        raise ValueError(f"state dict does not match the network: unexpected {unexpected[:5]}"
+        raise CheckpointError(f"state dict does not match the network: unexpected {unexpected[:5]}"
                          f"{'...' if len(unexpected) > 5 else ''} ({len(unexpected)}), missing {missing[:5]}"
                          f"{'...' if len(missing) > 5 else ''} ({len(missing)})")
     return out
@@ -76,21 +78,23 @@ def convert_state_dict(sd, ms_param_names):
 
 def convert(src, dst, backbone="mobilenet0.25", leaky=0.0):
     import mindspore as ms
-    from src.config import get_config, model_config
+    from src.checkpoint import save
+    from src.config import get_config
     from src.network import RetinaFace
-    from src.utils import save_ckpt
 
-    cfg = get_config(backbone)
-    cfg["leaky"] = float(leaky)
+    cfg = get_config(backbone, leaky=float(leaky))
     net = RetinaFace(cfg, phase="predict")
     params = {p.name: p for p in net.get_parameters()}
     sd = load_torch_state_dict(src)
-    mapped = convert_state_dict(sd, params.keys())
+    try:
+        mapped = convert_state_dict(sd, params.keys())
+    except CheckpointError as e:
+        raise CheckpointError(f"{src}: {e}") from None
     for name, arr in mapped.items():
         if tuple(params[name].shape) != arr.shape:
-            raise ValueError(f"{src}: {name} has shape {arr.shape}, the network expects {tuple(params[name].shape)}")
+            raise CheckpointError(f"{src}: {name} has shape {arr.shape}, the network expects {tuple(params[name].shape)}")
         params[name].set_data(ms.Tensor(arr))
-    save_ckpt(net, dst, model_config(cfg), extra={"source": os.path.basename(src)})
+    save(net, dst, cfg, extra={"source": os.path.basename(src)})
     return net, cfg
 
 
@@ -105,14 +109,10 @@ def main(argv=None):
                    help="LeakyReLU slope the weights were trained with: 0 for Final_Retinaface.pth (3c31dcd), "
                         "0.1 for the later mobilenet0.25_Final.pth")
     args = p.parse_args(argv)
-    try:
-        convert(args.src, args.dst, args.backbone, args.leaky)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"convert_official.py: error: {e}", file=sys.stderr)
-        return 1
+    convert(args.src, args.dst, args.backbone, args.leaky)
     print(f"wrote {args.dst}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, "convert_official.py"))

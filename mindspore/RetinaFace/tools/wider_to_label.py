@@ -12,13 +12,21 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from src.errors import DataError, run_cli  # noqa: E402
+from src.fileio import write_text_atomic  # noqa: E402
+
 
 def convert_split(wider_root, out_root, split, skip_invalid=False):
-    from widerface_eval import read_split_file
+    from widerface_eval import WiderFormatError, read_split_file
     src = os.path.join(wider_root, "wider_face_split", f"wider_face_{split}_bbx_gt.txt")
     if not os.path.isfile(src):
-        raise FileNotFoundError(f"{src}: not found (is --wider_root the WIDER FACE root?)")
-    entries = read_split_file(src)
+        raise DataError(f"{src}: not found (is --wider_root the WIDER FACE root?)")
+    try:
+        entries = read_split_file(src)
+    except WiderFormatError as e:                # file:line: what
+        raise DataError(str(e)) from None
     out_dir = os.path.join(out_root, split)
     os.makedirs(out_dir, exist_ok=True)
     lines, faces = [], 0
@@ -30,10 +38,7 @@ def convert_split(wider_root, out_root, split, skip_invalid=False):
             x, y, w, h = (int(v) for v in box)
             lines.append(f"{x} {y} {w} {h} " + " ".join(["-1.0"] * 15) + " -1.0")
             faces += 1
-    tmp = os.path.join(out_dir, ".label.txt.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, os.path.join(out_dir, "label.txt"))
+    write_text_atomic(os.path.join(out_dir, "label.txt"), "\n".join(lines) + "\n")
     images = os.path.join(out_dir, "images")
     target = os.path.abspath(os.path.join(wider_root, f"WIDER_{split}", "images"))
     if not os.path.exists(images):
@@ -48,17 +53,11 @@ def main(argv=None):
     p.add_argument("--splits", default="train,val")
     p.add_argument("--skip_invalid", action="store_true")
     args = p.parse_args(argv)
-    try:
-        for split in args.splits.split(","):
-            n, f = convert_split(args.wider_root, args.out, split, args.skip_invalid)
-            print(f"{split}: {n} images, {f} faces -> {os.path.join(args.out, split, 'label.txt')}")
-    except Exception as e:  # noqa: BLE001 - one line for the user (WiderFormatError carries file:line)
-        if isinstance(e, (OSError, ValueError)) or e.__class__.__name__ == "WiderFormatError":
-            print(f"wider_to_label.py: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    for split in args.splits.split(","):
+        n, f = convert_split(args.wider_root, args.out, split, args.skip_invalid)
+        print(f"{split}: {n} images, {f} faces -> {os.path.join(args.out, split, 'label.txt')}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, "wider_to_label.py"))

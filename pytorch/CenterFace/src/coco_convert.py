@@ -12,10 +12,9 @@ Faces with w <= 0 or h <= 0 are dropped (counted in the returned stats). Images 
 """
 import os
 
-import cv2
-
-from .dataset import DataError
+from .errors import DataError
 from .fileio import write_json_atomic
+from .image_io import read_image
 
 
 def parse_label_txt(path):
@@ -62,7 +61,7 @@ def face_to_annotation(vals):
             "category_id": 1}
 
 
-def convert(label_txt, image_dir, out_json, read_sizes=True):
+def convert(label_txt, image_dir, out_json):
     """Writes ``out_json`` (atomically). Returns stats dict."""
     entries = parse_label_txt(label_txt)
     images, anns = [], []
@@ -71,12 +70,8 @@ def convert(label_txt, image_dir, out_json, read_sizes=True):
         path = os.path.join(image_dir, name)
         if not os.path.isfile(path):
             raise DataError(f"{label_txt}: image {name} listed but not found at {path}")
-        im = {"id": img_id, "file_name": name}
-        if read_sizes:
-            img = cv2.imread(path, cv2.IMREAD_COLOR)
-            if img is None:
-                raise DataError(f"{path}: cannot decode image (corrupt or not an image)")
-            im["height"], im["width"] = img.shape[:2]
+        h, w = read_image(path).shape[:2]  # also rejects an image that does not decode completely
+        im = {"id": img_id, "file_name": name, "height": h, "width": w}
         images.append(im)
         n_here = 0
         for no, vals in faces:

@@ -7,12 +7,17 @@ import numpy as np
 import torch.utils.data as data
 
 from . import augment
-from .targets import MAX_OBJS, build_targets
+from .config import OUTPUT_STRIDE
+from .errors import DataError
+from .image_io import read_image
+from .targets import build_targets
 from .transforms import get_affine_transform, normalize_bgr
 
 
-class DataError(Exception):
-    """Bad input data; the message names the file (and line/entry) and what is wrong."""
+def malformed(json_path, what, e):
+    """The one-line error of a malformed entry of a COCO json (a missing key, a wrong type or value)."""
+    why = f"no {e.args[0]!r}" if isinstance(e, KeyError) else str(e)
+    return DataError(f"{json_path}: {what} is malformed ({why})")
 
 
 def load_coco(json_path):
@@ -29,31 +34,25 @@ def load_coco(json_path):
     return coco
 
 
-def read_image(path):
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: image file not found")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise DataError(f"{path}: cannot decode image (corrupt or not an image)")
-    return img
-
-
 class WiderFaceCOCO(data.Dataset):
-    """Items: (image tensor [3,S,S] float32, target dict). ``train`` = the reference augmentation; otherwise the
-    letterbox (centre, s = max side) without augmentation, as the reference's val loss."""
+    """Items: (image tensor [3,S,S] float32, target dict), S = ``cfg.input_size``, encoded in ``cfg.convention``.
 
-    def __init__(self, json_path, image_dir, input_size=800, train=True, input_format="bgr_norm",
-                 convention="chenjun2hao", max_objs=MAX_OBJS, color_aug=True, seed=None):
+    ``train``: the training set, images with at least one face (as the reference), with the reference augmentation
+    unless ``cfg.augment`` is off (``cfg.color_aug``: colour jitter and PCA lighting on top). Otherwise, and for the
+    val set, the letterbox (centre, s = max side) without augmentation, as the reference's val loss.
+    The random numbers of an item depend only on (``cfg.seed``, epoch, index): resuming reproduces them."""
+
+    def __init__(self, json_path, image_dir, cfg, train=True):
         self.json_path = json_path
         self.image_dir = image_dir
-        self.input_size = input_size
-        self.output_size = input_size // 4
-        self.train = train
-        self.input_format = input_format
-        self.convention = convention
-        self.max_objs = max_objs
-        self.color_aug = color_aug
-        self.seed = seed
+        self.input_size = cfg.input_size
+        self.output_size = cfg.input_size // OUTPUT_STRIDE
+        self.augment = train and cfg.augment
+        self.color_aug = self.augment and cfg.color_aug
+        self.input_format = cfg.input_format
+        self.convention = cfg.convention
+        self.max_objs = cfg.max_objs
+        self.seed = cfg.seed
         self.epoch = 0
         coco = load_coco(json_path)
         anns = {}
@@ -63,13 +62,17 @@ class WiderFaceCOCO(data.Dataset):
                 kps = np.array(a.get("keypoints", [0] * 15), np.float32).reshape(5, 3)
                 anns.setdefault(a["image_id"], []).append((np.array([x, y, x + w, y + h], np.float32), kps))
             except (KeyError, ValueError, TypeError) as e:
-                raise DataError(f"{json_path}: annotation #{i} is malformed ({e})") from None
+                raise malformed(json_path, f"annotation #{i}", e) from None
         self.images = []
-        for im in coco["images"]:
-            faces = anns.get(im["id"], [])
+        for i, im in enumerate(coco["images"]):
+            try:
+                image_id, file_name = im["id"], str(im["file_name"])
+            except (KeyError, TypeError) as e:
+                raise malformed(json_path, f"image #{i}", e) from None
+            faces = anns.get(image_id, [])
             if train and not faces:  # the reference trains only on images with >= 1 face
                 continue
-            self.images.append((im["file_name"], faces))
+            self.images.append((file_name, faces))
         if not self.images:
             raise DataError(f"{json_path}: no usable images")
 
@@ -80,8 +83,6 @@ class WiderFaceCOCO(data.Dataset):
         self.epoch = epoch
 
     def _rng(self, index):
-        if self.seed is None:
-            return np.random.RandomState()
         return np.random.RandomState((self.seed * 1000003 + self.epoch * 100003 + index) % (2 ** 32))
 
     def load(self, index, rng):
@@ -93,11 +94,11 @@ class WiderFaceCOCO(data.Dataset):
             faces = [faces[i] for i in rng.choice(len(faces), self.max_objs, replace=False)]
         boxes = np.stack([f[0] for f in faces]).astype(np.float32) if faces else np.zeros((0, 4), np.float32)
         lms = np.stack([f[1] for f in faces]).astype(np.float32) if faces else np.zeros((0, 5, 3), np.float32)
-        if self.train and len(boxes):
+        if self.augment and len(boxes):
             img, boxes, lms = augment.data_anchor_sample(img, boxes, lms, rng)
         lm_allowed = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) > 16
         h, w = img.shape[:2]
-        if self.train:
+        if self.augment:
             c, s = augment.random_crop_center(h, w, rng)
             if rng.random_sample() < 0.5:
                 img, boxes, lms, c = augment.hflip(img, boxes, lms, c)
@@ -106,7 +107,7 @@ class WiderFaceCOCO(data.Dataset):
         t_in = get_affine_transform(c, s, (self.input_size, self.input_size))
         inp = cv2.warpAffine(img, t_in, (self.input_size, self.input_size), flags=cv2.INTER_LINEAR)
         inp = inp.astype(np.float32) / 255.0
-        if self.train and self.color_aug:
+        if self.color_aug:
             augment.color_aug(rng, inp)
         t_out = get_affine_transform(c, s, (self.output_size, self.output_size))
         boxes, lms = augment.warp_annotations(boxes, lms, t_out)

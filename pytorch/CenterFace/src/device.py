@@ -4,16 +4,40 @@ import os
 import torch
 import torch.distributed as dist
 
-
-class SetupError(Exception):
-    pass
+from .errors import DeviceError
 
 
 def import_npu():
     try:
         import torch_npu  # noqa: F401
     except ImportError:
-        raise SetupError("--device npu needs torch_npu (Ascend); it is not installed") from None
+        raise DeviceError(f"--device npu: torch_npu (Ascend) is not installed (found: {found_devices()})") \
+            from None
+
+
+def found_devices():
+    """What this machine offers, for messages."""
+    if not torch.version.cuda:
+        return "cpu only (this PyTorch has no CUDA support)"
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return f"cpu and {n} CUDA device(s)" if n else "cpu only (no CUDA device visible)"
+
+
+def device_count(kind):
+    """The CUDA devices (``gpu``) or NPUs (``npu``) this process sees."""
+    if kind == "gpu":
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    import_npu()
+    return torch.npu.device_count()
+
+
+def require_devices(kind, n):
+    """``n`` devices of ``kind`` for ``n`` data-parallel processes: test/train_*_8p.sh asks before torchrun starts
+    them, so that a missing device is one line (not one error per process and torchrun's failure report)."""
+    if kind != "cpu" and device_count(kind) < n:
+        found = found_devices() if kind == "gpu" else f"{device_count(kind)} NPU(s)"
+        raise DeviceError(f"--device {kind}: {n} processes need {n} {'CUDA devices' if kind == 'gpu' else 'NPUs'} "
+                          f"(found: {found})")
 
 
 def init_device(kind):
@@ -24,16 +48,18 @@ def init_device(kind):
     if kind == "cpu":
         dev, backend = torch.device("cpu"), "gloo"
     elif kind == "gpu":
-        if not torch.cuda.is_available():
-            raise SetupError("--device gpu requested but CUDA is not available")
+        if local >= device_count("gpu"):
+            raise DeviceError(f"--device gpu: no CUDA device {local} (found: {found_devices()})")
         torch.cuda.set_device(local)
         dev, backend = torch.device("cuda", local), "nccl"
     elif kind == "npu":
-        import_npu()
+        n = device_count("npu")
+        if local >= n:
+            raise DeviceError(f"--device npu: no NPU {local}; found {n} NPU(s)")
         torch.npu.set_device(local)
         dev, backend = torch.device("npu", local), "hccl"
     else:
-        raise SetupError(f"unknown device {kind!r} (cpu | gpu | npu)")
+        raise DeviceError(f"--device {kind}: unknown device (cpu, gpu or npu)")
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return dev, {"world": world, "rank": rank, "local_rank": local, "distributed": world > 1, "device": dev}
@@ -56,6 +82,13 @@ def all_reduce_sum(t, info):
     return x.cpu().to(t.dtype)
 
 
+def broadcast_buffers(module, info):
+    """Rank 0's buffers (BatchNorm running statistics) into every process's ``module``."""
+    if info["distributed"]:
+        for b in module.buffers():
+            dist.broadcast(b, src=0)
+
+
 class Amp:
     """Mixed precision: ``torch.amp`` autocast (bf16 on CPU, fp16 + GradScaler on GPU/NPU), or apex O1 with a static
     loss scale on NPU when an NPU build of apex is importable."""
@@ -68,11 +101,11 @@ class Amp:
         self.dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
         if enabled and use_apex:
             if device.type != "npu":
-                raise SetupError("--apex is only supported with --device npu (an NPU build of apex)")
+                raise DeviceError(f"--apex: apex O1 runs on --device npu only (this run: {device.type})")
             try:
                 from apex import amp as apex_amp
             except ImportError:
-                raise SetupError("--apex requested but apex (NPU build) is not importable") from None
+                raise DeviceError("--apex: no NPU build of apex is importable") from None
             self.apex = apex_amp
             self.loss_scale = loss_scale if loss_scale is not None else 19.0
         elif enabled and device.type in ("cuda", "npu"):

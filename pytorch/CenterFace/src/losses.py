@@ -1,6 +1,6 @@
 """CenterFace losses (trains/multi_pose.py + models/losses.py of the reference).
 
-L = 1·focal(hm) + 0.1·smoothL1(wh) + 1·smoothL1(offset) + 0.1·L1(landmarks).
+L = 1·focal(hm) + 0.1·smoothL1(wh) + 1·smoothL1(offset) + 0.1·L1(landmarks) (the weights are the config's).
 The heatmap is clamped to [1e-4, 1 − 1e-4] before the logs (CenterNet's _sigmoid; the reference feeds the raw
 Sigmoid output, which gives log(0) = −inf and NaN losses, issue #27).
 """
@@ -9,7 +9,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HM_EPS = 1e-4
-WEIGHTS = {"hm": 1.0, "wh": 0.1, "off": 1.0, "lm": 0.1}
 
 
 def focal_loss(pred, gt, alpha=2, beta=4):
@@ -49,9 +48,10 @@ def reg_weighted_l1_loss(pred, mask, ind, target):
 
 
 class CenterFaceLoss(nn.Module):
-    def __init__(self, weights=None):
+    def __init__(self, weights):
+        """``weights``: {"hm", "wh", "off", "lm"} (``Config.loss_weights()``)."""
         super().__init__()
-        self.w = dict(WEIGHTS, **(weights or {}))
+        self.w = dict(weights)
 
     def forward(self, out, batch):
         hm = focal_loss(out["hm"], batch["hm"])

@@ -1,6 +1,6 @@
 """CenterFace network: MobileNetV2 backbone, IDAUp neck to stride 4, four 1x1 heads.
 
-One model class, two configurations (see ``CONFIGS``):
+One model class, two configurations (``src/config.py`` ``MODEL_PRESETS``):
 
 * ``chenjun2hao`` (training default): neck width 64, depthwise 2x2 deconvolutions, ReLU6 backbone.
 * ``official`` (the released Star-Clouds model): neck width 24, full 2x2 deconvolutions, ReLU backbone.
@@ -14,20 +14,7 @@ import math
 import torch
 import torch.nn as nn
 
-# Channel order and units of the outputs depend on the *convention* (see src/decode.py), not on the
-# architecture: ``chenjun2hao`` = wh (w, h) as log(w_out/4), offset (x, y), landmarks (x, y) relative to the
-# integer centre in output pixels; ``official`` = scale (h, w) as log(h_in/4), offset (y, x), landmarks (y, x)
-# normalised by the box size from its top-left corner.
-CONFIGS = {
-    "chenjun2hao": {
-        "variant": "chenjun2hao", "head_conv": 64, "deconv": "depthwise", "activation": "relu6",
-        "convention": "chenjun2hao", "input_format": "bgr_norm", "test_resize": "letterbox", "input_size": 800,
-    },
-    "official": {
-        "variant": "official", "head_conv": 24, "deconv": "full", "activation": "relu",
-        "convention": "official", "input_format": "rgb_raw", "test_resize": "ceil32", "input_size": 800,
-    },
-}
+from .config import as_config
 
 # (expansion t, output channels c, repeats n, first stride s) of MobileNetV2 width 1.0
 MBV2_SETTINGS = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
@@ -36,17 +23,6 @@ MBV2_SETTINGS = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6,
 TAPS = (3, 6, 13, 17)
 TAP_CHANNELS = (24, 32, 96, 320)
 BN_EPS_DECONV = 1e-3
-
-
-def get_config(variant_or_cfg):
-    """Returns a full configuration dict from a variant name or a (possibly partial) dict."""
-    if isinstance(variant_or_cfg, str):
-        if variant_or_cfg not in CONFIGS:
-            raise ValueError(f"unknown CenterFace variant {variant_or_cfg!r}; choose from {sorted(CONFIGS)}")
-        return copy.deepcopy(CONFIGS[variant_or_cfg])
-    cfg = copy.deepcopy(CONFIGS[variant_or_cfg.get("variant", "chenjun2hao")])
-    cfg.update(variant_or_cfg)
-    return cfg
 
 
 def _act(kind):
@@ -175,10 +151,10 @@ class CenterFace(nn.Module):
 
     def __init__(self, cfg="chenjun2hao"):
         super().__init__()
-        self.cfg = get_config(cfg)
-        self.backbone = MobileNetV2(self.cfg["activation"])
-        self.neck = IDAUpNeck(self.cfg["head_conv"], self.cfg["deconv"] == "depthwise")
-        self.head = Head(self.cfg["head_conv"])
+        self.cfg = as_config(cfg)
+        self.backbone = MobileNetV2(self.cfg.activation)
+        self.neck = IDAUpNeck(self.cfg.head_conv, self.cfg.deconv == "depthwise")
+        self.head = Head(self.cfg.head_conv)
         self.reset_parameters()
 
     def reset_parameters(self):

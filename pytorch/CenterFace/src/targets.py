@@ -1,5 +1,5 @@
 """Training targets (datasets/sample/multi_pose.py of the reference): Gaussian heatmap with the CornerNet radius,
-size, sub-pixel offset and landmark targets for up to ``max_objs`` faces.
+size, sub-pixel offset and landmark targets for up to ``max_objs`` faces (the config's, 32).
 
 Two encodings (see src/decode.py): ``chenjun2hao`` (wh = log(w_out/4), log(h_out/4); offset (x, y) = centre −
 integer centre; landmarks (x, y) = point − integer centre in output px) and ``official`` (scale = log(h_in/4),
@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-MAX_OBJS = 32
 NUM_LANDMARKS = 5
+WH_UNIT = 4  # chenjun2hao's size encoding: wh = log(size in output px / 4)
 
 
 def gaussian_radius(det_size, min_overlap=0.7):
@@ -56,7 +56,7 @@ def draw_umich_gaussian(heatmap, center, radius, k=1):
     return heatmap
 
 
-def build_targets(boxes, landmarks, out_hw, max_objs=MAX_OBJS, lm_allowed=None, convention="chenjun2hao"):
+def build_targets(boxes, landmarks, out_hw, max_objs, lm_allowed=None, convention="chenjun2hao"):
     """boxes: (N,4) x1 y1 x2 y2 and landmarks: (N,5,3) x y v, both in OUTPUT-map pixels (v > 0 = labelled).
     lm_allowed: (N,) bool, False masks a face's landmarks (the reference: box area <= 16 px² after DAS).
     Returns a dict of numpy arrays: hm [1,H,W], ind [K], reg_mask [K], wh [K,2], reg [K,2], landmarks [K,10],
@@ -82,11 +82,11 @@ def build_targets(boxes, landmarks, out_hw, max_objs=MAX_OBJS, lm_allowed=None, 
         if convention == "official":
             cell = np.floor(ct - 0.5).astype(np.int32)
             cell = np.clip(cell, 0, [out_w - 1, out_h - 1])
-            wh[k] = math.log(h), math.log(w)  # log(h_in / 4) with h_in = 4 h_out
+            wh[k] = math.log(h), math.log(w)  # log(h_in / stride) = log(h_out)
             reg[k] = ct[1] - 0.5 - cell[1], ct[0] - 0.5 - cell[0]
         else:
             cell = ct.astype(np.int32)
-            wh[k] = math.log(w / 4), math.log(h / 4)
+            wh[k] = math.log(w / WH_UNIT), math.log(h / WH_UNIT)
             reg[k] = ct - cell
         ind[k] = cell[1] * out_w + cell[0]
         reg_mask[k] = 1

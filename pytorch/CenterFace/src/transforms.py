@@ -46,12 +46,12 @@ def ceil32_size(h, w):
     return int(math.ceil(h / 32) * 32), int(math.ceil(w / 32) * 32)
 
 
-def preprocess(bgr, input_format, resize, input_size=800):
+def preprocess(bgr, input_format, resize, input_size=None):
     """Prepares one uint8 BGR image for the network.
 
     ``resize``: ``ceil32`` (official demo: stretch each side to the next multiple of 32, aspect NOT kept) or
-    ``letterbox`` (reference test: max side to ``input_size``, centred on a black ``input_size``² canvas) or
-    ``none`` (the image as it is; H and W must be multiples of 32).
+    ``letterbox`` (reference test: max side to ``input_size``, the config's, centred on a black ``input_size``²
+    canvas).
     ``input_format``: ``rgb_raw`` (official: RGB 0-255) or ``bgr_norm`` (BGR /255, CenterNet mean/std).
     Returns (float32 CHW array, meta) where meta maps input-pixel coordinates back to the image."""
     h, w = bgr.shape[:2]
@@ -60,16 +60,13 @@ def preprocess(bgr, input_format, resize, input_size=800):
         img = cv2.resize(bgr, (wn, hn), interpolation=cv2.INTER_LINEAR) if (hn, wn) != (h, w) else bgr
         meta = {"kind": "scale", "scale_w": wn / w, "scale_h": hn / h}
     elif resize == "letterbox":
+        if input_size is None:
+            raise ValueError("letterbox pre-processing needs the input_size")
         c = np.array([w / 2.0, h / 2.0], np.float32)
         s = float(max(h, w))
         t = get_affine_transform(c, s, (input_size, input_size))
         img = cv2.warpAffine(bgr, t, (input_size, input_size), flags=cv2.INTER_LINEAR)
         meta = {"kind": "affine", "inv": get_affine_transform(c, s, (input_size, input_size), inv=True)}
-    elif resize == "none":
-        if h % 32 or w % 32:
-            raise ValueError(f"input size {w}x{h} is not a multiple of 32")
-        img = bgr
-        meta = {"kind": "scale", "scale_w": 1.0, "scale_h": 1.0}
     else:
         raise ValueError(f"unknown resize mode {resize!r}")
     if input_format == "rgb_raw":

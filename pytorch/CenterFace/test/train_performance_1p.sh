@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Throughput on 1 device: 1 epoch capped at 100 steps (override with --max_steps=N); prints images/s.
-source "$(dirname "$0")/common.sh"
-$PYTHON train.py --data_path="$data_path" --device="$device" --output_path="$output_path/perf_1p" \
-    --recipe reference --num_epochs 1 --max_steps 100 --no_val --summary_json "$output_path/perf_1p.json" \
-    ${extra[@]+"${extra[@]}"} 2>&1 | tee "$log_dir/train_performance_1p.log"
-$PYTHON - "$output_path/perf_1p.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-print(f"steps {s['steps']}  sec/step {s['sec_per_step']:.3f}  FPS {s['images_per_s']:.2f} images/s "
-      f"(global batch {s['global_batch']}; the first step is not timed)")
-PY
+# Training throughput on one device: the reference recipe for 100 steps (--steps=N), no val loss; train.py prints
+# "Final Performance images/sec : N" (median step time after the first two steps).
+#   bash test/train_performance_1p.sh --data_path=DIR [--device=cpu|gpu|npu] [--device_id=N] [--steps=N] ...
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$MODEL_DIR/test/lib/model_args.sh"
+no_evaluate
+one_device
+run_logged "$PYTHON" "$MODEL_DIR/train.py" --recipe reference --max_steps 100 --no_val "${NEW_RUN[@]}" \
+  "${TRAIN_ARGS[@]}"

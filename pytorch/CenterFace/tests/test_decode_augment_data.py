@@ -8,7 +8,9 @@ import pytest
 
 from src import augment
 from src.coco_convert import convert, parse_label_txt
-from src.dataset import DataError, WiderFaceCOCO
+from src.config import Config
+from src.dataset import WiderFaceCOCO
+from src.errors import DataError
 from src.decode import decode_chenjun2hao, decode_official, nms_plus1
 from src.transforms import get_affine_transform, preprocess, to_image_coords
 from tinydata import build
@@ -48,7 +50,7 @@ def test_decode_official_hand_made():
     off[:, 3, 4] = [0.25, 0.5]  # (y, x)
     lm[:, 3, 4] = [0.5, 0.25] * 5  # (y, x) normalised from the top-left
     sc[:, 0, 0] = [math.log(4.0), math.log(4.0)]  # 16 x 16 at the corner: clamped to x1 = y1 = 0
-    d = decode_official(hm, sc, off, lm, (32, 40), threshold=0.5)
+    d = decode_official(hm, sc, off, lm, (32, 40), threshold=0.5, nms_thresh=0.3)
     assert d.shape == (2, 15)
     cx, cy = (4 + 0.5 + 0.5) * 4, (3 + 0.25 + 0.5) * 4
     np.testing.assert_allclose(d[0, :5], [cx - 4, cy - 8, cx + 4, cy + 8, 0.9], rtol=1e-6)
@@ -62,6 +64,62 @@ def test_nms_plus1_threshold_is_inclusive():
     b = np.array([[0, 0, 9, 9, 0.9], [5, 0, 14, 9, 0.8]], np.float32)  # IoU (+1) = 50 / 150 = 1/3
     assert nms_plus1(b, 1 / 3 - 1e-6).tolist() == [0]
     assert nms_plus1(b, 0.34).tolist() == [0, 1]
+
+
+def plain_greedy_nms(dets, thresh):
+    """The reference's NMS loop as written (Star-Clouds centerface.py): every kept box against all later ones."""
+    x1, y1, x2, y2, s = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3], dets[:, 4]
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = s.argsort()[::-1]
+    suppressed = np.zeros(len(dets), bool)
+    keep = []
+    with np.errstate(all="ignore"):
+        for k, i in enumerate(order):
+            if suppressed[i]:
+                continue
+            keep.append(i)
+            j = order[k + 1:]
+            j = j[~suppressed[j]]
+            xx1, yy1 = np.maximum(x1[i], x1[j]), np.maximum(y1[i], y1[j])
+            xx2, yy2 = np.minimum(x2[i], x2[j]), np.minimum(y2[i], y2[j])
+            inter = np.maximum(0, xx2 - xx1 + 1) * np.maximum(0, yy2 - yy1 + 1)
+            suppressed[j[inter / (areas[i] + areas[j] - inter) >= thresh]] = True
+    return np.array(keep, np.int64)
+
+
+def test_nms_is_the_plain_greedy_nms_on_large_random_cases():
+    """nms_plus1 (grid-accelerated, for the ~10^5 boxes of an untrained network) keeps exactly the boxes of the plain
+    greedy loop: 10^5 boxes in 300 clusters, then random sets with tied scores, boxes larger than the grid, boxes
+    with inf / NaN coordinates, negative sizes, and thresholds 0 and below (every later box suppressed)."""
+    rng = np.random.RandomState(0)
+    n = 100000
+    centres = (rng.rand(300, 2) * 1000)[rng.randint(0, 300, n)] + rng.randn(n, 2) * 6
+    wh = rng.uniform(8, 60, (n, 2))
+    dets = np.concatenate([centres - wh / 2, centres + wh / 2, rng.rand(n, 1)], 1).astype(np.float32)
+    keep = nms_plus1(dets, 0.3)
+    assert 1000 < len(keep) < n and np.array_equal(keep, plain_greedy_nms(dets, 0.3))
+    for trial in range(12):
+        n = rng.randint(1, 1500)
+        xy = rng.rand(n, 2) * (50, 300, 2000)[trial % 3]
+        dets = np.concatenate([xy, xy + rng.rand(n, 2) * (5, 40, 400)[trial % 4 % 3], rng.rand(n, 1)], 1)
+        dets = dets.astype(np.float32)
+        if trial % 2:
+            dets[:, 4] = np.round(dets[:, 4], 1)  # ties: the order of argsort()[::-1]
+        if trial % 3 == 0:
+            dets[rng.rand(n) < 0.05, 2] = np.inf
+            dets[rng.rand(n) < 0.05, 0] = np.nan
+        if trial % 4 == 0:
+            dets[rng.rand(n) < 0.1, 2] -= 500
+            dets[:3, :4] = [[0, 0, 5000, 5000], [-10, -10, 3000, 10], [5, 5, 6, 6]]
+        for thresh in (0.3, 0.5, 0.01, 1.0, 0.0, -1.0):
+            assert np.array_equal(nms_plus1(dets, thresh), plain_greedy_nms(dets, thresh)), (trial, thresh)
+    # coordinates of 10^19 grid cells (1-px cells: zero-size boxes) that still have finite float32 areas: the second
+    # big box is suppressed by the first (the cell ids once overflowed int64 and the pair was never compared)
+    xy = rng.rand(50, 2) * 300
+    dets = np.concatenate([np.concatenate([xy, xy, rng.rand(50, 1) * 0.5], 1),
+                           [[0, 0, 1.3e19, 1.2e19, 0.9], [1e17, 0, 1.3e19, 1.2e19, 0.8]]]).astype(np.float32)
+    keep = nms_plus1(dets, 0.3)
+    assert 50 in keep and 51 not in keep and np.array_equal(keep, plain_greedy_nms(dets, 0.3))
 
 
 def test_letterbox_round_trip():
@@ -108,8 +166,8 @@ def test_dataset_item_alignment_without_colour(tmp_path):
     root = build(str(tmp_path / "d"))
     js = str(tmp_path / "train.json")
     convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"), js)
-    ds = WiderFaceCOCO(js, os.path.join(root, "WIDER_train", "images"), input_size=128, train=True,
-                       color_aug=False, seed=1)
+    ds = WiderFaceCOCO(js, os.path.join(root, "WIDER_train", "images"),
+                       Config.preset().replace(input_size=128, color_aug=False, seed=1), train=True)
     for i in range(len(ds)):
         inp, boxes, lms, ok = ds.load(i, np.random.RandomState(i))
         assert inp.shape == (128, 128, 3)
@@ -145,8 +203,11 @@ def test_json_converter_round_trip(tmp_path):
                        [vals[4 + 3 * j + k] for j in range(5) for k in range(2)]
                 assert a["keypoints"][2::3] == [2.0] * 5
     # val dataset keeps the image without faces, train drops it
-    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), 128, train=False)) == 3
-    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), 128, train=True)) == 2
+    cfg = Config.preset().replace(input_size=128)
+    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), cfg, train=False)) == 3
+    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), cfg, train=True)) == 2
+    # without augmentation too (--no_augment): the training set has the images with faces only
+    assert len(WiderFaceCOCO(js, os.path.join(root, "WIDER_val", "images"), cfg.replace(augment=False))) == 2
 
 
 def test_converter_errors(tmp_path):
@@ -159,9 +220,23 @@ def test_converter_errors(tmp_path):
         convert(str(bad), root, str(tmp_path / "o.json"))
     img = os.path.join(root, "WIDER_train", "images", "0--Parade", "Parade_train_0.jpg")
     open(img, "wb").write(b"not a jpeg")
-    with pytest.raises(DataError, match="Parade_train_0.jpg: cannot decode image"):
+    with pytest.raises(DataError, match="Parade_train_0.jpg: not a complete image"):
         convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"),
                 str(tmp_path / "o.json"))
+
+
+def test_malformed_coco_json_is_one_line(tmp_path):
+    """A user's annotations/*_wider_face.json with a bad entry: the file and the entry named, not a KeyError."""
+    cfg = Config.preset()
+    for coco, what in [({"images": [{"file_name": "a.jpg"}], "annotations": []}, "image #0 is malformed (no 'id')"),
+                       ({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1}]},
+                        "annotation #0 is malformed (no 'bbox')"),
+                       ({"images": [[1, "a.jpg"]], "annotations": []}, "image #0 is malformed (list indices")]:
+        js = tmp_path / "a.json"
+        js.write_text(json.dumps(coco))
+        with pytest.raises(DataError) as e:
+            WiderFaceCOCO(str(js), str(tmp_path), cfg, train=False)
+        assert str(e.value).startswith(f"{js}: {what}"), str(e.value)
 
 
 def test_more_than_32_faces_sampled_without_replacement(tmp_path):
@@ -172,13 +247,13 @@ def test_more_than_32_faces_sampled_without_replacement(tmp_path):
              "keypoints": [0] * 15} for i in range(40)]
     js = tmp_path / "a.json"
     js.write_text(json.dumps({"images": [{"id": 1, "file_name": "0--Parade/a.jpg"}], "annotations": anns}))
-    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), 128, train=False)
+    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), Config.preset().replace(input_size=128), train=False)
     for seed in range(5):
         _, boxes, _, _ = ds.load(0, np.random.RandomState(seed))
         assert len(boxes) == 32
         assert len({tuple(np.round(b, 3)) for b in boxes}) == 32  # no face twice
     # with a seed (as train.py builds the val set) the same 32 faces are kept every time
-    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), 128, train=False, seed=317)
+    ds = WiderFaceCOCO(str(js), str(tmp_path / "img"), Config.preset().replace(input_size=128, seed=317), train=False)
     a, b = ds[0][1], ds[0][1]
     assert a["reg_mask"].sum() == 32 and np.array_equal(a["ind"], b["ind"])
 

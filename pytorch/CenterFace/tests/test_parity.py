@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from src.decode import decode_official
-from src.detector import Detector
+from src.inference import Predictor
 from src.transforms import preprocess, to_image_coords
 
 PHOTOS = [("astronaut", "astronaut.png"), ("grace_hopper", "grace_hopper.jpg")]
@@ -21,17 +21,17 @@ def iou(a, b):
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def ref(shared, name):
-    return np.load(os.path.join(shared, "weights", "centerface", "reference_outputs", name + ".npz"))
+def ref(shared_dir, name):
+    return np.load(os.path.join(shared_dir, "weights", "centerface", "reference_outputs", name + ".npz"))
 
 
 @pytest.mark.parametrize("name,fname", PHOTOS)
-def test_four_outputs_match_onnxruntime(official_model, onnx_path, shared, name, fname):
-    from src.convert_onnx import ort_session
-    z = ref(shared, name)
+def test_four_outputs_match_onnxruntime(official_model, onnx_path, shared_dir, name, fname):
+    from src.official_onnx import INPUT_NAME, ort_session
+    z = ref(shared_dir, name)
     with torch.no_grad():
         ours = official_model(torch.from_numpy(z["input"]))
-    theirs = ort_session(onnx_path).run(None, {"input.1": z["input"]})
+    theirs = ort_session(onnx_path).run(None, {INPUT_NAME: z["input"]})
     for key, r, stored in zip(["hm", "wh", "hm_offset", "landmarks"], theirs, ["heatmap", "scale", "offset", "lms"]):
         assert ours[key].shape == r.shape
         assert np.abs(ours[key].numpy() - r).max() <= 1e-4, key
@@ -39,9 +39,9 @@ def test_four_outputs_match_onnxruntime(official_model, onnx_path, shared, name,
 
 
 @pytest.mark.parametrize("name,fname", PHOTOS)
-def test_preprocess_and_decode_reproduce_reference(shared, name, fname):
-    z = ref(shared, name)
-    img = cv2.imread(os.path.join(shared, "data", "real_photos", fname), cv2.IMREAD_COLOR)
+def test_preprocess_and_decode_reproduce_reference(shared_dir, name, fname):
+    z = ref(shared_dir, name)
+    img = cv2.imread(os.path.join(shared_dir, "data", "real_photos", fname), cv2.IMREAD_COLOR)
     x, meta = preprocess(img, "rgb_raw", "ceil32")
     assert np.array_equal(x, z["input"][0])
     assert tuple(meta["input_hw"]) == tuple(z["input_hw"])
@@ -52,10 +52,10 @@ def test_preprocess_and_decode_reproduce_reference(shared, name, fname):
 
 
 @pytest.mark.parametrize("name,fname", PHOTOS)
-def test_end_to_end_detections_match_reference(official_model, shared, name, fname):
-    z = ref(shared, name)
-    img = cv2.imread(os.path.join(shared, "data", "real_photos", fname), cv2.IMREAD_COLOR)
-    dets = Detector(official_model, official_model.cfg).detect(img, threshold=float(z["threshold"]))
+def test_end_to_end_detections_match_reference(official_model, shared_dir, name, fname):
+    z = ref(shared_dir, name)
+    cfg = official_model.cfg.replace(score_threshold=float(z["threshold"]))
+    dets = Predictor(official_model, cfg).detect(os.path.join(shared_dir, "data", "real_photos", fname))
     assert len(dets) == len(z["dets"])
     for d, r in zip(dets, z["dets"]):
         assert iou(d[:4], r[:4]) >= 0.99
@@ -63,14 +63,13 @@ def test_end_to_end_detections_match_reference(official_model, shared, name, fna
         np.testing.assert_allclose(d[5:], r[5:], atol=0.05)
 
 
-def test_pseudo_gt_consensus_faces(official_model, shared):
-    with open(os.path.join(shared, "data", "real_photos", "pseudo_gt.json")) as f:
+def test_pseudo_gt_consensus_faces(official_model, shared_dir):
+    with open(os.path.join(shared_dir, "data", "real_photos", "pseudo_gt.json")) as f:
         gt = json.load(f)
-    det = Detector(official_model, official_model.cfg)
+    det = Predictor(official_model, official_model.cfg.replace(score_threshold=gt["score_threshold"]))
     checked = 0
     for fname, entry in gt["images"].items():
-        img = cv2.imread(os.path.join(shared, "data", "real_photos", fname), cv2.IMREAD_COLOR)
-        dets = det.detect(img, threshold=gt["score_threshold"])
+        dets = det.detect(os.path.join(shared_dir, "data", "real_photos", fname))
         assert len(dets) == entry["detections_with_score_ge_0.5"]["centerface"], fname
         for face in entry["faces"]:
             best = max(iou(d[:4], face["box"]) for d in dets)

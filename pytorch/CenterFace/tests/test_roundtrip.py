@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from src.coco_convert import convert
+from src.config import Config
 from src.dataset import WiderFaceCOCO
 from src.decode import decode
 from src.transforms import get_affine_transform, to_image_coords
@@ -30,12 +31,13 @@ def test_encode_decode_round_trip(tmp_path, convention, fmt):
     js = str(tmp_path / "t.json")
     convert(os.path.join(root, "train", "label.txt"), os.path.join(root, "WIDER_train", "images"), js)
     size = 256
-    ds = WiderFaceCOCO(js, os.path.join(root, "WIDER_train", "images"), size, train=False, input_format=fmt,
-                       convention=convention)
+    cfg = Config.preset(convention).replace(input_size=size)  # the variant of the same name has this convention
+    assert (cfg.convention, cfg.input_format) == (convention, fmt)
+    ds = WiderFaceCOCO(js, os.path.join(root, "WIDER_train", "images"), cfg, train=False)
     for i, (fname, faces) in enumerate(ds.images):
         _, t = ds[i]
         maps = perfect_maps(t, (size // 4, size // 4))
-        dets = decode(maps, convention, (size, size), threshold=0.99, nms_thresh=None)
+        dets = decode(maps, convention, (size, size), threshold=0.99, nms_thresh=None, top_k=200)
         # original image 256x192 -> letterbox (c = centre, s = 256)
         inv = get_affine_transform(np.array([128.0, 96.0], np.float32), 256.0, (size, size), inv=True)
         dets = to_image_coords(dets, {"kind": "affine", "inv": inv})

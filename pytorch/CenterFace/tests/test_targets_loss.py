@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from src.config import Config
 from src.losses import CenterFaceLoss, focal_loss
 from src.targets import build_targets, draw_umich_gaussian, gaussian2d, gaussian_radius
 
@@ -103,7 +104,7 @@ def test_total_loss_weights():
              "landmarks": torch.zeros(1, 2, 10), "lm_mask": torch.zeros(1, 2, 10)}
     batch["landmarks"][0, 0, :2] = torch.tensor([3.0, -1.0])
     batch["lm_mask"][0, 0, :2] = 1
-    loss, parts = CenterFaceLoss()(out, batch)
+    loss, parts = CenterFaceLoss(Config.preset().loss_weights())(out, batch)
     wh = (1.5 + 0.5 * 0.25) / (1 + 1e-4)  # smooth-L1: |2| -> 1.5, |0.5| -> 0.125, / #objects
     off = (0.5 * 0.25 + 0.5 * 0.0625) / (1 + 1e-4)
     lm = 4.0 / (2 + 1e-4)

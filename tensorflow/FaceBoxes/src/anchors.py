@@ -14,7 +14,7 @@ Two styles (see README "Anchors"):
 """
 import numpy as np
 
-from src.config import ANCHOR_SPECIFICATIONS, STRIDES, grid_sizes, padded_size
+from src.config import ANCHOR_SPECIFICATIONS, STRIDES
 from src.tf_compat import tf
 
 
@@ -68,11 +68,3 @@ def generate_anchors(grid_sizes, image_size, style="tropcomplique"):
             anchors = tf.clip_by_value(anchors, 0.0, 1.0)
         return anchors
 
-
-def anchors_numpy(image_h, image_w, style="tropcomplique", pad_multiple=128):
-    """Convenience: evaluate the anchors for an input size in a throw-away graph (for tools and tests)."""
-    h, w = padded_size(image_h, image_w, pad_multiple)
-    with tf.Graph().as_default():
-        a = generate_anchors(grid_sizes(image_h, image_w, pad_multiple), (h, w), style)
-        with tf.Session() as sess:
-            return sess.run(a)

@@ -1,4 +1,5 @@
-"""The FaceBoxes detector: padding, network, anchors, post-processing and the training loss."""
+"""Detector (TropComplique's builder name): the FaceBoxes graph on a batch of images: padding, network, anchors,
+post-processing and the training loss. ``src/inference.py``'s ``Predictor`` runs it on one image."""
 from src.anchors import generate_anchors
 from src.box_utils import decode
 from src.config import MATCHING_THRESHOLD
@@ -9,10 +10,13 @@ from src.training_target_creation import get_training_targets
 
 
 class Detector(object):
-    def __init__(self, images, cfg, is_training):
-        """images: float32 [B,H,W,3] RGB in [0,1] (any H, W). cfg: a model configuration (src/config.py)."""
+    def __init__(self, images, cfg, is_training, replicas=None):
+        """images: float32 [B,H,W,3] RGB in [0,1] (any H, W). cfg: the architecture (``config["architecture"]``,
+        src/config.py). replicas: the data-parallel workers (src/distributed.py) whose batches make one global batch
+        for the batch-norm statistics and the loss normaliser; None for one process."""
         self.cfg = cfg
         self.is_training = is_training
+        self.replicas = replicas
         shape = tf.shape(images)
         h, w = shape[1], shape[2]
         m = cfg["pad_multiple"]
@@ -34,22 +38,22 @@ class Detector(object):
     def from_normalized_input(cls, x, cfg):
         """Build on an already normalised (and padded) input [B,H,W,3]; used by the parity tests."""
         self = cls.__new__(cls)
-        self.cfg, self.is_training = cfg, False
+        self.cfg, self.is_training, self.replicas = cfg, False, None
         self.box_scaler = tf.ones([4], tf.float32)
         self.network_input = x
         self.build_from_normalized(x, (tf.shape(x)[1], tf.shape(x)[2]))
         return self
 
     def build_from_normalized(self, x, image_size):
-        features = feature_extractor(x, self.cfg, self.is_training)
+        features = feature_extractor(x, self.cfg, self.is_training, self.replicas)
         self.feature_maps = features
         grids = [(tf.shape(f)[1], tf.shape(f)[2]) for f in features]
         self.anchors = generate_anchors(grids, image_size, self.cfg["anchor_style"])
         self.box_encodings, self.class_predictions_with_background = prediction_heads(features, self.cfg)
 
     # -- inference --------------------------------------------------------------------------------------------------
-    def get_predictions(self, score_threshold=0.05, iou_threshold=0.3, max_boxes=200):
-        """Returns boxes [B, max_boxes, 4] (ymin,xmin,ymax,xmax normalised to the original image, zero padded),
+    def get_predictions(self, score_threshold, iou_threshold, max_boxes):
+        """Score filter, then NMS per image (the values are ``model_params`` of src/config.py). Returns boxes [B, max_boxes, 4] (ymin,xmin,ymax,xmax normalised to the original image, zero padded),
         scores [B, max_boxes], num_boxes [B]."""
         with tf.name_scope("postprocessing"):
             boxes = decode(self.box_encodings, self.anchors) / self.box_scaler
@@ -89,7 +93,8 @@ class Detector(object):
         """groundtruth: {'boxes': [B, max_n, 4] normalised ymin,xmin,ymax,xmax, 'num_boxes': [B]}.
 
         Returns {'localization_loss', 'classification_loss'}, each the mined sum over the batch divided by
-        max(1, number of matched anchors in the batch).
+        max(1, number of matched anchors in the batch). With data-parallel workers the normaliser counts the matched
+        anchors of the global batch, so the workers' returned losses add up to the loss of the global batch.
         """
         reg_targets, matches = self.create_targets(groundtruth)
         self.matches = matches
@@ -98,7 +103,10 @@ class Detector(object):
             weights = tf.cast(is_matched, tf.float32)
             cls_losses = classification_loss(self.class_predictions_with_background, tf.cast(is_matched, tf.int32))
             loc_losses = localization_loss(self.box_encodings, reg_targets, weights)
-            normalizer = tf.maximum(tf.reduce_sum(weights), 1.0)
+            num_matches = tf.reduce_sum(weights)
+            if self.replicas is not None:
+                num_matches = self.replicas.sum(num_matches)
+            normalizer = tf.maximum(num_matches, 1.0)
             tf.summary.scalar("mean_matches_per_image", tf.reduce_mean(tf.reduce_sum(weights, axis=1)))
             decoded = tf.stop_gradient(decode(self.box_encodings, self.anchors) / self.box_scaler)
             with tf.name_scope("ohem"):
@@ -110,3 +118,10 @@ class Detector(object):
                     max_negatives_per_positive=params["max_negatives_per_positive"],
                     min_negatives_per_image=params["min_negatives_per_image"])
             return {"localization_loss": loc / normalizer, "classification_loss": cls / normalizer}
+
+
+def count_parameters(architecture):
+    """Learnable weights of the network (kernels, biases, BN gamma / beta), as FaceBoxes.PyTorch counts them."""
+    with tf.Graph().as_default():
+        Detector(tf.placeholder(tf.float32, [1, None, None, 3]), architecture, is_training=False)
+        return int(sum(v.shape.num_elements() for v in tf.trainable_variables()))

@@ -20,9 +20,10 @@ def preprocess(images, cfg):
 
 
 class _Builder(object):
-    def __init__(self, cfg, is_training):
+    def __init__(self, cfg, is_training, replicas=None):
         self.cfg = cfg
         self.is_training = is_training
+        self.replicas = replicas
 
     # -- primitives -----------------------------------------------------------------------------------------------
     def _pad(self, x, k, value=0.0):
@@ -54,9 +55,8 @@ class _Builder(object):
             moving_mean = tf.get_variable("moving_mean", [c], initializer=tf.zeros_initializer(), trainable=False)
             moving_var = tf.get_variable("moving_variance", [c], initializer=tf.ones_initializer(), trainable=False)
             if self.is_training:
-                mean, var = tf.nn.moments(x, [0, 1, 2])
+                mean, var, n = self.moments(x)
                 # the moving variance gets the unbiased estimate, as TF's fused batch norm does
-                n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
                 unbiased = var * n / tf.maximum(n - 1.0, 1.0)
                 upd_mean = tf.assign_sub(moving_mean, (1.0 - momentum) * (moving_mean - mean))
                 upd_var = tf.assign_sub(moving_var, (1.0 - momentum) * (moving_var - unbiased))
@@ -65,6 +65,21 @@ class _Builder(object):
             else:
                 mean, var = moving_mean, moving_var
             return tf.nn.batch_normalization(x, mean, var, beta, gamma, eps)
+
+    def moments(self, x):
+        """Batch mean and (biased) variance over N, H, W, and the count. With several data-parallel workers they are
+        those of the global batch (sums over the workers, two passes like tf.nn.moments), so that N workers with
+        batch b train exactly as one process with batch N*b."""
+        n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
+        r = self.replicas
+        if r is None or r.num_workers == 1:
+            mean, var = tf.nn.moments(x, [0, 1, 2])
+            return mean, var, n
+        total = r.sum(tf.concat([tf.reduce_sum(x, [0, 1, 2]), n[None]], 0), differentiable=True)
+        n = tf.stop_gradient(total[-1])
+        mean = total[:-1] / n
+        sq = tf.reduce_sum(tf.squared_difference(x, tf.stop_gradient(mean)), [0, 1, 2])
+        return mean, r.sum(sq, differentiable=True) / n, n
 
     def conv_bn(self, x, scope, filters, k, stride=1, act="relu"):
         with tf.variable_scope(scope):
@@ -95,9 +110,10 @@ class _Builder(object):
             return tf.concat([x1, x2, x3, x4], axis=3)
 
 
-def feature_extractor(x, cfg, is_training):
-    """x: normalised input [B,H,W,3]. Returns the three feature maps (strides 32, 64, 128)."""
-    b = _Builder(cfg, is_training)
+def feature_extractor(x, cfg, is_training, replicas=None):
+    """x: normalised input [B,H,W,3]. Returns the three feature maps (strides 32, 64, 128). ``replicas``
+    (src/distributed.py) makes the training batch statistics those of all data-parallel workers."""
+    b = _Builder(cfg, is_training, replicas)
     x = b.conv_bn(x, "conv1", 24, 7, stride=4, act="crelu")
     x = b.max_pool(x, 3, 2)
     x = b.conv_bn(x, "conv2", 64, 5, stride=2, act="crelu")

@@ -1,30 +1,14 @@
-#!/bin/bash
-# 8-device throughput run: Ascend only (see train_full_8p.sh).
-#   RANK_TABLE_FILE=/path/rank_table_8p.json bash test/train_performance_8p.sh --data_path=DATA --device=npu
-source "$(dirname "$0")/common.sh"
-if [ "$device" != "npu" ]; then
-    echo "error: multi-device FaceBoxes training is Ascend-only (--device=npu with a RANK_TABLE_FILE); on $device use test/train_performance_1p.sh" >&2
-    exit 1
-fi
-if [ -z "$RANK_TABLE_FILE" ] || [ ! -f "$RANK_TABLE_FILE" ]; then
-    echo "error: set RANK_TABLE_FILE to the HCCL rank table json of the 8 devices" >&2
-    exit 1
-fi
-output_path="${output_path:-$cur_path/test/output/train_performance_8p}"
-steps="${steps:-100}"
-mkdir -p "$output_path"
-rm -rf "$output_path/model"
-shards=$(prepare_shards "$data_path" "$output_path/train_shards") || exit 1
-export RANK_SIZE=8
-pids=""
-for ((i = 0; i < RANK_SIZE; i++)); do
-    export RANK_ID=$i ASCEND_DEVICE_ID=$i DEVICE_ID=$i
-    "$PYTHON" train.py --data_path="$shards" --output_path="$output_path/model" --steps="$steps" --device=npu \
-        --save_checkpoints_steps=1000000 --log_step_count_steps=1 $extra_args \
-        > "$cur_path/test/output/train_performance_8p_rank$i.log" 2>&1 &
-    pids="$pids $!"
-done
-rc=0
-for p in $pids; do wait "$p" || rc=1; done
-[ $rc -ne 0 ] && { echo "error: a rank failed, see test/output/train_performance_8p_rank*.log" >&2; exit 1; }
-"$PYTHON" tools/train_throughput.py "$output_path/model/train_log.jsonl" --batch_size="${batch_size:-16}" --devices=8
+#!/usr/bin/env bash
+# A short data-parallel training run on --device_num workers (as train_full_8p.sh) that prints ModelZoo's
+# "Final Performance images/sec : N" for all workers together (global batch / median step time after the first 2).
+# Defaults: 20 steps, batch 16 per worker, 1024x1024.
+#   bash test/train_performance_8p.sh --data_path=DATA [--device=cpu|gpu|npu] [--device_num=N] [--steps=20]
+#        [--batch_size=16] [--image_size=1024] [--output_path=DIR]
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$MODEL_DIR/test/lib/faceboxes.sh"
+: >"$LOG_FILE"
+STEPS="${STEPS:-20}"
+shards_of "$DATA_PATH" "$OUTPUT_PATH/train_shards" 16
+new_run
+train_args --data_path="$SHARDS" --save_checkpoints_steps=1000000 --log_step_count_steps=1
+launch_workers "${TRAIN_ARGS[@]}"

@@ -1,14 +1,11 @@
 """The spec's numbers in the built graphs: L2 1e-3 on conv kernels only, Nesterov momentum 0.9, the piecewise LR,
 BN momentum/epsilon, class-bias init, padding to a multiple of 128, and the inference post-processing
-(score >= 0.05, NMS 0.3, at most 200 boxes) on hand-built cases."""
-import argparse
-import os
-
+(score >= 0.05, NMS 0.3, at most 200 boxes) on hand-built cases; the configuration's validation."""
 import numpy as np
 import pytest
 
-from conftest import MODEL_DIR
-from src.config import load_config, model_config, num_anchors
+from src.config import default_config, from_dict, model_config, num_anchors
+from src.errors import ConfigError
 from src.tf_compat import tf
 
 
@@ -18,8 +15,9 @@ def fresh_graph():
         yield
 
 
-def test_config_json_is_the_reference():
-    p = load_config(os.path.join(MODEL_DIR, "config.json"))
+def test_default_config_is_the_reference():
+    """TropComplique's config.json at HEAD (the reference spec, section 1.9 / 1.10)."""
+    p = default_config()
     mp, ip = p["model_params"], p["input_pipeline_params"]
     assert mp["weight_decay"] == 1e-3 and mp["momentum"] == 0.9
     assert mp["lr_boundaries"] == [160000, 200000] and mp["lr_values"] == [0.004, 0.0004, 0.00004]
@@ -28,18 +26,40 @@ def test_config_json_is_the_reference():
     assert (mp["num_hard_examples"], mp["nms_threshold"], mp["max_negatives_per_positive"],
             mp["min_negatives_per_image"], mp["loss_to_use"]) == (500, 0.99, 3.0, 30, "classification")
     assert mp["localization_loss_weight"] == 1.0 and mp["classification_loss_weight"] == 1.0
-    assert p["model_config"] == model_config("tropcomplique")
+    assert p["architecture"] == model_config("tropcomplique")
+    assert mp["save_checkpoints_steps"] == 5000 and mp["keep_checkpoint_max"] == 5 and ip["num_workers"] == 1
+
+
+@pytest.mark.parametrize("partial,needle", [
+    ({"model_params": {"momentum": 1.5}}, "model_params.momentum = 1.5 must be <= 1"),
+    ({"model_params": {"max_boxes": 2.5}}, "model_params.max_boxes = 2.5 must be a whole number"),
+    ({"model_params": {"lr_values": [0.1]}}, "lr_values needs one value more than lr_boundaries"),
+    ({"model_params": {"lr_boundaries": [5, 3], "lr_values": [1, 2, 3]}}, "lr_boundaries = [5, 3] must be increasing"),
+    ({"input_pipeline_params": {"image_size": [512]}}, "image_size = [512] must have 2 entries"),
+    ({"input_pipeline_params": {"augmentation": "yes"}}, 'augmentation = "yes" must be true or false'),
+    ({"model_params": {"model_dir": "x"}}, "unknown setting model_params.model_dir"),
+    ({"training": {}}, "unknown section 'training'"),
+    ({"architecture": {"preset": "keras"}}, 'architecture.preset = "keras" must be one of pytorch, tropcomplique'),
+])
+def test_config_validation_names_the_setting(partial, needle):
+    with pytest.raises(ConfigError) as e:
+        from_dict(partial, source="cfg.json")
+    assert str(e.value).startswith("cfg.json: ") and needle in str(e.value)
+
+
+def test_config_partial_architecture_keeps_the_preset():
+    cfg = from_dict({"architecture": {"preset": "pytorch"}})
+    assert cfg["architecture"] == model_config("pytorch") and cfg["model_params"] == default_config()["model_params"]
+    cfg = from_dict({"architecture": {"bn_epsilon": 1e-4}}, base=cfg)
+    assert cfg["architecture"] == model_config("pytorch", bn_epsilon=1e-4)
 
 
 def test_training_graph_l2_optimizer_and_lr_schedule(tmp_path):
-    import train
+    from src.engine import build_training
 
     (tmp_path / "shard-0000.tfrecords").write_bytes(b"")  # the graph is only built, never fed
-    params = load_config(os.path.join(MODEL_DIR, "config.json"))
-    params["input_pipeline_params"].update(batch_size=1, image_size=[128, 128])
-    args = argparse.Namespace(data_path=str(tmp_path), seed=0, num_workers=1, worker_index=0, lr_scale=1.0,
-                              device="cpu")
-    t = train.build_train_graph(params, args, start_step=0)
+    params = from_dict({"input_pipeline_params": {"batch_size": 1, "image_size": [128, 128]}})
+    t = build_training(params, [str(tmp_path / "shard-0000.tfrecords")], start_step=0)
 
     l2_vars = [v for v in tf.trainable_variables() if "weights" in v.op.name]
     names = sorted(v.op.name for v in l2_vars)
@@ -132,7 +152,8 @@ def _postprocess(encodings, logits, anchors, scaler=(1.0, 1.0, 1.0, 1.0), clip=T
     det.class_predictions_with_background = tf.constant(logits[None], tf.float32)
     det.anchors = tf.constant(anchors, tf.float32)
     det.box_scaler = tf.constant(scaler, tf.float32)
-    out = det.get_predictions()  # the defaults: score 0.05, NMS 0.3, 200 boxes
+    mp = default_config()["model_params"]  # score 0.05, NMS 0.3, 200 boxes
+    out = det.get_predictions(mp["score_threshold"], mp["iou_threshold"], mp["max_boxes"])
     with tf.Session() as s:
         o = s.run(out)
     return o["boxes"][0], o["scores"][0], int(o["num_boxes"][0])
@@ -172,3 +193,39 @@ def test_postprocessing_keeps_at_most_200_best():
     boxes, s, n = _postprocess(np.zeros((k, 4), np.float32), _logits(scores), anchors)
     assert n == 200
     np.testing.assert_allclose(s, np.sort(scores)[::-1][:200], rtol=1e-5)
+
+
+def _greedy_nms(boxes, scores, score_threshold, iou_threshold, max_boxes):
+    """The plain greedy NMS: by descending score, keep a box unless its IoU with a kept one exceeds the threshold."""
+    order = [i for i in np.argsort(-scores, kind="stable") if scores[i] >= score_threshold]
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    for i in order:
+        if keep:
+            k = np.asarray(keep)
+            ih = np.clip(np.minimum(boxes[k, 2], boxes[i, 2]) - np.maximum(boxes[k, 0], boxes[i, 0]), 0, None)
+            iw = np.clip(np.minimum(boxes[k, 3], boxes[i, 3]) - np.maximum(boxes[k, 1], boxes[i, 1]), 0, None)
+            inter = ih * iw
+            if (inter / (area[k] + area[i] - inter) > iou_threshold).any():
+                continue
+        keep.append(i)
+        if len(keep) == max_boxes:
+            break
+    return np.asarray(keep)
+
+
+def test_postprocessing_on_1e5_boxes_is_the_plain_greedy_nms():
+    """Issue 13 #8: an untrained network's evaluation sends many boxes into NMS; the post-processing keeps exactly
+    the boxes of the plain greedy NMS on 100,000 random boxes (all above the score threshold)."""
+    rng = np.random.RandomState(0)
+    n = 100000
+    yx = rng.uniform(0, 0.9, (n, 2))
+    hw = rng.uniform(0.02, 0.1, (n, 2))
+    anchors = np.concatenate([yx, np.minimum(yx + hw, 1.0)], 1).astype(np.float32)
+    scores = rng.permutation(np.linspace(0.06, 0.99, n))   # distinct beyond float32 softmax rounding
+    boxes, s, k = _postprocess(np.zeros((n, 4), np.float32), _logits(scores), anchors)
+    mp = default_config()["model_params"]
+    ref = _greedy_nms(anchors.astype(np.float64), scores, mp["score_threshold"], mp["iou_threshold"], mp["max_boxes"])
+    assert k == len(ref) == 200 and len(set(np.argsort(-scores)[:200]) - set(ref)) > 10   # NMS did suppress
+    np.testing.assert_allclose(boxes[:k], anchors[ref], atol=1e-5)  # decode(0, anchor) in float32
+    np.testing.assert_allclose(s[:k], scores[ref], rtol=1e-5)

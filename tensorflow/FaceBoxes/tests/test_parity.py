@@ -33,9 +33,9 @@ def tf_model(converted_ckpt):
 
 
 @pytest.mark.parametrize("photo", PHOTOS)
-def test_raw_outputs_priors_and_detections(shared, tf_model, photo):
+def test_raw_outputs_priors_and_detections(shared_dir, tf_model, photo):
     sess, x, det, pred = tf_model
-    z = np.load(os.path.join(shared, "weights", "faceboxes", "reference_outputs", photo + ".npz"))
+    z = np.load(os.path.join(shared_dir, "weights", "faceboxes", "reference_outputs", photo + ".npz"))
     loc, logits, anchors, p = sess.run([det.box_encodings, det.class_predictions_with_background, det.anchors, pred],
                                        {x: z["input"].transpose(0, 2, 3, 1)})
     # raw outputs: our box head emits (ty, tx, th, tw); the reference emits (x, y, w, h)
@@ -59,48 +59,48 @@ def test_raw_outputs_priors_and_detections(shared, tf_model, photo):
         np.testing.assert_allclose(d[:4], r[:4], atol=1e-2)
 
 
-def test_preprocessing_from_image_matches_reference_input(shared):
+def test_preprocessing_from_image_matches_reference_input(shared_dir):
     """Our uint8 RGB -> BGR - means path reproduces the stored input tensor."""
-    from src.inference import read_rgb
+    from src.image_io import read_image
     from src.network import preprocess
 
-    z = np.load(os.path.join(shared, "weights", "faceboxes", "reference_outputs", "grace_hopper.npz"))
-    rgb = read_rgb(os.path.join(shared, "data", "real_photos", "grace_hopper.jpg"))
+    z = np.load(os.path.join(shared_dir, "weights", "faceboxes", "reference_outputs", "grace_hopper.npz"))
+    rgb = read_image(os.path.join(shared_dir, "data", "real_photos", "grace_hopper.jpg"), "rgb")
     with tf.Graph().as_default(), tf.Session() as s:
         out = s.run(preprocess(tf.constant(rgb[None].astype(np.float32) / 255.0), model_config("pytorch")))
     np.testing.assert_allclose(out, z["input"].transpose(0, 2, 3, 1), atol=1e-4)
 
 
 @pytest.mark.parametrize("photo,ext", [("astronaut", "png"), ("obama", "jpg")])
-def test_end_to_end_predictor_matches_reference(shared, converted_ckpt, photo, ext):
-    from src.inference import Predictor, read_rgb
+def test_end_to_end_predictor_matches_reference(shared_dir, converted_ckpt, photo, ext):
+    from src.inference import Predictor
 
-    z = np.load(os.path.join(shared, "weights", "faceboxes", "reference_outputs", photo + ".npz"))
+    z = np.load(os.path.join(shared_dir, "weights", "faceboxes", "reference_outputs", photo + ".npz"))
     pred = Predictor(converted_ckpt)
-    dets = pred(read_rgb(os.path.join(shared, "data", "real_photos", "%s.%s" % (photo, ext))))
+    dets = pred(os.path.join(shared_dir, "data", "real_photos", "%s.%s" % (photo, ext)))  # a path: read as BGR
     pred.close()
     assert len(dets) == len(z["dets"])
     for d, r in zip(dets, z["dets"]):
         assert iou_xyxy(d, r) >= 0.99
 
 
-def test_converter_rejects_bad_input(tmp_path):
-    from conftest import run_py
+def test_converter_rejects_bad_input(tmp_path, capsys):
+    from conftest import run_main
 
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    r = run_py(["tools/convert_official.py", "--src", str(bad), "--dst", str(tmp_path / "x.ckpt")])
-    assert r.returncode == 1
-    assert "bad.pth" in r.stderr and "Traceback" not in r.stderr
-    last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "not a readable PyTorch state dict" in last and "weights_only" not in last
+    r = run_main("tools.convert_official", ["--src", str(bad), "--dst", str(tmp_path / "x.ckpt")], capsys)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("tools.convert_official.py: error: %s: not a readable PyTorch state dict" % bad)
+    assert "weights_only" not in r.stderr and not os.path.exists(tmp_path / "x.ckpt.index")
 
 
 def test_converter_rejects_non_state_dict(tmp_path):
     import torch
 
+    from src.errors import CheckpointError
     from tools.convert_official import load_pth
 
     torch.save(torch.zeros(3), str(tmp_path / "t.pth"))
-    with pytest.raises(ValueError, match=r"t\.pth: expected a state dict \{name: tensor\}, got Tensor"):
+    with pytest.raises(CheckpointError, match=r"t\.pth: expected a state dict \{name: tensor\}, got Tensor"):
         load_pth(str(tmp_path / "t.pth"))

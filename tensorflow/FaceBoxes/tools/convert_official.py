@@ -4,8 +4,9 @@
         --dst pretrained/faceboxes_prod.ckpt
 
 The checkpoint uses the ``pytorch`` architecture preset (symmetric padding, average-pool inception branch,
-BN eps 1e-5, BGR-mean preprocessing, paper anchors, no input padding, no box clipping) and stores that configuration,
-so demo.py / eval.py / export.py need no further flag. Conv kernels go OIHW -> HWIO; the box head's output channels
+BN eps 1e-5, BGR-mean preprocessing, paper anchors, no input padding, no box clipping) and stores that configuration
+(with the reference's post-processing settings), so demo.py / eval.py / export.py need no further flag, and
+``train.py --checkpoint`` fine-tunes it with that architecture. Conv kernels go OIHW -> HWIO; the box head's output channels
 are permuted from PyTorch's (x, y, w, h) to this code's (y, x, h, w) per anchor.
 """
 import argparse
@@ -15,6 +16,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+
+from src.errors import CheckpointError, UserError, run_cli  # noqa: E402
 
 # PyTorch module name -> TF scope
 _INCEPTION = {
@@ -30,7 +33,7 @@ _BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "runnin
 
 
 def map_state_dict(state):
-    """PyTorch state dict (numpy arrays) -> {tf variable name: array}. Raises ValueError on unknown/missing keys."""
+    """PyTorch state dict (numpy arrays) -> {tf variable name: array}. Raises CheckpointError on unknown keys."""
     out = {}
     used = set()
     for key, value in state.items():
@@ -58,7 +61,7 @@ def map_state_dict(state):
             elif len(rest) == 2 and rest[0] == "bn" and rest[1] in _BN:
                 name = scope + "/batch_norm/" + _BN[rest[1]]
             else:
-                raise ValueError("unexpected key %r in the PyTorch state dict" % key)
+                raise CheckpointError("unexpected key %r in the PyTorch state dict" % key)
         if value.ndim == 4:
             value = value.transpose(2, 3, 1, 0)  # OIHW -> HWIO
         out[name] = value.astype(np.float32)
@@ -82,47 +85,47 @@ def load_pth(path):
     try:
         import torch
     except ImportError:
-        raise SystemExit("error: reading a .pth file needs PyTorch (pip install torch, the CPU wheel is enough)")
+        raise UserError("reading a .pth file needs PyTorch (pip install torch, the CPU wheel is enough)") from None
     if not os.path.isfile(path):
-        raise FileNotFoundError("%s: no such file" % path)
+        raise CheckpointError("%s: no such file" % path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError("%s: not a readable PyTorch state dict (%s)" % (path, _torch_load_reason(e)))
+        raise CheckpointError("%s: not a readable PyTorch state dict (%s)" % (path, _torch_load_reason(e))) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(hasattr(v, "cpu") for v in state.values()):
-        raise ValueError("%s: expected a state dict {name: tensor}, got %s" % (path, type(state).__name__))
+        raise CheckpointError("%s: expected a state dict {name: tensor}, got %s" % (path, type(state).__name__))
     return {k[len("module."):] if k.startswith("module.") else k: v.cpu().numpy() for k, v in state.items()}
 
 
 def convert(src, dst):
-    from src.checkpoint_utils import add_model_config_variable
-    from src.config import model_config
+    from src.checkpoint import CONFIG_VARIABLE, add_config_variable
+    from src.config import from_dict
     from src.detector import Detector
     from src.tf_compat import tf
 
-    cfg = model_config("pytorch")
+    cfg = from_dict({"architecture": {"preset": "pytorch"}})
     try:
         values = map_state_dict(load_pth(src))
-    except ValueError as e:
+    except CheckpointError as e:
         if str(e).startswith(src):
             raise
-        raise ValueError("%s: %s (is this FaceBoxesProd.pth of FaceBoxes.PyTorch?)" % (src, e))
+        raise CheckpointError("%s: %s (is this FaceBoxesProd.pth of FaceBoxes.PyTorch?)" % (src, e)) from None
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, None, None, 3])
-        Detector(images, cfg, is_training=False)
-        add_model_config_variable(cfg)
-        variables = {v.op.name: v for v in tf.global_variables() if v.op.name != "model_config"}
+        Detector(images, cfg["architecture"], is_training=False)
+        add_config_variable(cfg)
+        variables = {v.op.name: v for v in tf.global_variables() if v.op.name != CONFIG_VARIABLE}
         missing = sorted(set(variables) - set(values))
         unexpected = sorted(set(values) - set(variables))
         if missing or unexpected:
-            raise ValueError("%s: state dict does not fit the network (missing %s, unexpected %s)"
-                             % (src, missing[:5], unexpected[:5]))
+            raise CheckpointError("%s: state dict does not fit the network (missing %s, unexpected %s)"
+                                  % (src, missing[:5], unexpected[:5]))
         for name, var in variables.items():
             if tuple(var.shape.as_list()) != values[name].shape:
-                raise ValueError("%s: shape mismatch for %s: %s vs %s"
-                                 % (src, name, values[name].shape, var.shape.as_list()))
+                raise CheckpointError("%s: shape mismatch for %s: %s vs %s"
+                                      % (src, name, values[name].shape, var.shape.as_list()))
         assigns = [tf.assign(var, values[name]) for name, var in variables.items()]
         saver = tf.train.Saver(tf.global_variables())
         with tf.Session() as sess:
@@ -140,13 +143,9 @@ def main(argv=None):
     p.add_argument("--src", required=True, help="FaceBoxesProd.pth (FaceBoxes.PyTorch state dict)")
     p.add_argument("--dst", required=True, help="output checkpoint prefix, e.g. pretrained/faceboxes_prod.ckpt")
     args = p.parse_args(argv)
-    try:
-        convert(args.src, args.dst)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 1
+    convert(args.src, args.dst)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, "convert_official.py"))

@@ -1,1 +1,1 @@
-from src.input_pipeline.pipeline import Pipeline, find_shards  # noqa: F401
+from src.input_pipeline.pipeline import Pipeline, diagnose_shards, find_shards  # noqa: F401

@@ -2,12 +2,9 @@
 import glob
 import os
 
+from src.errors import DataError
 from src.input_pipeline.augmentations import augment
 from src.tf_compat import tf
-
-
-class DataError(ValueError):
-    pass
 
 
 def find_shards(data_path):
@@ -42,18 +39,20 @@ def parse_example(serialized):
 
 
 class Pipeline(object):
-    """Batches of {'images' [B,H,W,3] float RGB in [0,1], 'boxes' [B,max_n,4], 'num_boxes' [B], 'filenames' [B]}."""
+    """The training input: an endless, shuffled stream of the shards' records (the shards of this worker's subset
+    with data-parallel workers), augmented or resized to image_size, in batches of {'images' [B,H,W,3] float RGB in
+    [0,1], 'boxes' [B,max_n,4], 'num_boxes' [B], 'filenames' [B]}. The settings are input_pipeline_params of
+    src/config.py; skip = records already consumed (resume)."""
 
-    def __init__(self, filenames, batch_size, image_size, is_training=True, augmentation=True,
-                 shuffle_buffer_size=15000, num_parallel_calls=8, seed=None, repeat=True,
-                 num_workers=1, worker_index=0, skip=0):
+    def __init__(self, filenames, batch_size, image_size, augmentation, shuffle_buffer_size, num_parallel_calls,
+                 seed, num_workers=1, worker_index=0, skip=0):
         if not filenames:
             raise DataError("no TFRecord files given")
         image_size = list(image_size)
 
         def process(serialized):
             name, image, boxes = parse_example(serialized)
-            if is_training and augmentation:
+            if augmentation:
                 image, boxes = augment(image, boxes, image_size)
             else:
                 image = tf.image.resize_images(image, image_size, method=tf.image.ResizeMethod.BILINEAR)
@@ -65,13 +64,10 @@ class Pipeline(object):
             if len(filenames) < num_workers:
                 raise DataError("%d shards cannot be split over %d workers" % (len(filenames), num_workers))
             ds = ds.shard(num_workers, worker_index)
-        if is_training:
-            ds = ds.shuffle(len(filenames), seed=seed)
+        ds = ds.shuffle(len(filenames), seed=seed)
         ds = ds.flat_map(tf.data.TFRecordDataset)
-        if is_training:
-            ds = ds.shuffle(shuffle_buffer_size, seed=seed)
-        if repeat:
-            ds = ds.repeat()
+        ds = ds.shuffle(shuffle_buffer_size, seed=seed)
+        ds = ds.repeat()
         if skip:
             # resume: the record order is a function of the seed only, so skipping the records already consumed
             # (before decoding, so it is cheap) continues the exact stream of an uninterrupted run
@@ -88,22 +84,17 @@ class Pipeline(object):
         return {"images": images, "boxes": boxes, "num_boxes": num_boxes, "filenames": names}
 
 
-def diagnose_shards(filenames, limit=None):
-    """Find the first bad record (unparsable Example or undecodable image) in the shards, for an error message.
+def diagnose_shards(filenames):
+    """Find the first bad record (unparsable Example or incomplete / undecodable image) in the shards, for an error
+    message. Returns 'SHARD: record K (FILENAME): what is wrong' or None if every record reads."""
+    import cv2
+    import numpy as np
 
-    Returns 'SHARD: record K (FILENAME): what is wrong' or None if every record reads.
-    """
-    import io
+    from src.image_io import check_complete
 
-    from PIL import Image
-
-    seen = 0
     for path in filenames:
         try:
             for k, rec in enumerate(tf.io.tf_record_iterator(path)):
-                seen += 1
-                if limit and seen > limit:
-                    return None
                 try:
                     ex = tf.train.Example.FromString(rec)
                     feat = ex.features.feature
@@ -111,13 +102,16 @@ def diagnose_shards(filenames, limit=None):
                     data = feat["image"].bytes_list.value[0]
                 except Exception:
                     return "%s: record %d is not a valid tf.train.Example with 'filename' and 'image'" % (path, k)
+                where = "%s: record %d (%s)" % (path, k, name)
                 try:
-                    Image.open(io.BytesIO(data)).load()
-                except Exception as e:
-                    return "%s: record %d (%s): undecodable image (%s)" % (path, k, name, e)
+                    check_complete(where, data)
+                except DataError as e:
+                    return "%s: undecodable image (%s)" % (where, str(e)[len(where) + 2:])
+                if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None:
+                    return "%s: undecodable image" % where
                 coords = [list(feat[c].float_list.value) for c in ("ymin", "xmin", "ymax", "xmax")]
                 if len(set(len(c) for c in coords)) != 1:
-                    return "%s: record %d (%s): ymin/xmin/ymax/xmax have different lengths" % (path, k, name)
+                    return "%s: ymin/xmin/ymax/xmax have different lengths" % where
         except tf.errors.DataLossError as e:
             return "%s: corrupt TFRecord file (%s)" % (path, str(e).splitlines()[0])
     return None

@@ -1,5 +1,6 @@
 import sys
 
+from src.errors import run_cli
 from src.preparedata.create_tfrecords import main
 
-sys.exit(main())
+sys.exit(run_cli(main, "python -m src.preparedata"))

@@ -5,42 +5,32 @@
 
 Each tf.train.Example holds ``filename`` (bytes), ``image`` (the raw JPEG bytes), and ``xmin``, ``xmax``, ``ymin``,
 ``ymax`` (float lists, normalised to [0, 1]). Boxes with w <= 0 or h <= 0 are dropped; images with 0 faces are kept
-(they contribute background only). Shards are named ``shard-%04d.tfrecords`` and are written through a temporary
-file and renamed, so an interrupted run never leaves a truncated shard.
+(they contribute background only). Every image is checked to decode completely (``src/image_io.py``; a truncated
+JPEG is an error naming the file). Shards are named ``shard-%04d.tfrecords`` and are written through a temporary
+file and renamed (``src/fileio.py``), so an interrupted run never leaves a truncated shard; the shards of images that
+read are written even when another shard has a bad image, and the first bad image is reported.
 """
 import argparse
-import io
 import multiprocessing
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from src.preparedata.wider import WiderFormatError, read_bbx_gt
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-
-class ImageError(ValueError):
-    pass
+from src.errors import DataError, run_cli  # noqa: E402
+from src.image_io import read_image  # noqa: E402
+from src.preparedata.wider import read_bbx_gt  # noqa: E402
 
 
 def load_example_fields(image_path, relname, boxes):
     """Read and check one image; return (jpeg bytes, width, height, normalised boxes [ymin,xmin,ymax,xmax])."""
-    from PIL import Image
-
-    try:
-        with open(image_path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ImageError("%s: cannot read image (%s)" % (image_path, e.strerror))
-    try:
-        img = Image.open(io.BytesIO(data))
-        fmt = img.format
-        img.load()  # full decode: catches truncated / corrupt JPEGs
-    except Exception as e:
-        raise ImageError("%s: corrupt or unreadable image (%s)" % (image_path, e))
-    if fmt != "JPEG":
-        raise ImageError("%s: not a JPEG image (format %s); the TFRecords hold JPEG bytes" % (image_path, fmt))
-    width, height = img.size
+    height, width = read_image(image_path).shape[:2]   # DataError naming the file unless it decodes completely
+    with open(image_path, "rb") as f:
+        data = f.read()
+    if not data.startswith(b"\xff\xd8"):
+        raise DataError("%s: not a JPEG image; the TFRecords hold JPEG bytes (convert it to .jpg)" % image_path)
     norm = []
     for x, y, w, h in boxes:
         if w <= 0 or h <= 0:
@@ -54,7 +44,7 @@ def load_example_fields(image_path, relname, boxes):
 
 
 def make_example(relname, data, boxes):
-    import tensorflow.compat.v1 as tf
+    from src.tf_compat import tf
 
     def floats(v):
         return tf.train.Feature(float_list=tf.train.FloatList(value=v))
@@ -75,21 +65,19 @@ def make_example(relname, data, boxes):
 
 def _write_shard(job):
     shard_path, image_dir, items = job
-    import tensorflow.compat.v1 as tf
+    from src.tf_compat import tf
 
-    tmp = shard_path + ".tmp"
+    from src.fileio import atomic_path
+
     n_boxes = 0
     try:
-        with tf.io.TFRecordWriter(tmp) as writer:
+        with atomic_path(shard_path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
             for relname, boxes in items:
                 data, _, _, norm = load_example_fields(os.path.join(image_dir, relname), relname, boxes)
                 writer.write(make_example(relname, data, norm).SerializeToString())
                 n_boxes += len(norm)
-    except ImageError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except DataError as e:
         return shard_path, len(items), n_boxes, str(e)
-    os.replace(tmp, shard_path)
     return shard_path, len(items), n_boxes, None
 
 
@@ -97,12 +85,12 @@ def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None
     split_file = os.path.join(data_path, "wider_face_split", "wider_face_%s_bbx_gt.txt" % split)
     image_dir = os.path.join(data_path, "WIDER_%s" % split, "images")
     if not os.path.isdir(image_dir):
-        raise FileNotFoundError("%s: image folder not found (expected the official WIDER FACE layout)" % image_dir)
+        raise DataError("%s: image folder not found (expected the official WIDER FACE layout)" % image_dir)
     entries = read_bbx_gt(split_file)
     if max_images:
         entries = entries[:max_images]
     if not entries:
-        raise ValueError("%s: no images listed" % split_file)
+        raise DataError("%s: no images listed" % split_file)
     num_shards = max(1, min(num_shards, len(entries)))
     os.makedirs(output_dir, exist_ok=True)
     jobs = []
@@ -134,7 +122,7 @@ def convert(data_path, split, output_dir, num_shards, workers=2, max_images=None
             pool.close()
             pool.join()
     if errors:
-        raise ImageError(errors[0] + ("" if len(errors) == 1 else " (and %d more bad shards)" % (len(errors) - 1)))
+        raise DataError(errors[0] + ("" if len(errors) == 1 else " (and %d more bad shards)" % (len(errors) - 1)))
     return {"images": total_images, "boxes": total_boxes, "shards": num_shards}
 
 
@@ -147,14 +135,10 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--max_images", type=int, default=None, help="convert only the first N images (debugging)")
     args = p.parse_args(argv)
-    try:
-        stats = convert(args.data_path, args.split, args.output_dir, args.num_shards, args.workers, args.max_images)
-    except (FileNotFoundError, WiderFormatError, ImageError, ValueError) as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 1
+    stats = convert(args.data_path, args.split, args.output_dir, args.num_shards, args.workers, args.max_images)
     print("wrote %(images)d images, %(boxes)d boxes into %(shards)d shards" % stats + " in %s" % args.output_dir)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, "create_tfrecords.py"))
