@@ -4,7 +4,8 @@ Identical copy in every model folder of the zoo (``ci/model_template/src/errors.
 
 Code raises a subclass of ``UserError`` for anything the user can fix: a missing or malformed input file (name the
 file, and the line where there is one), a corrupt image, a checkpoint of another model, a device that is not there,
-a flag that contradicts a resumed run. Every entry point runs its ``main`` through ``run_cli``::
+a flag that contradicts a resumed run. File-system errors that name their file (missing, not writable, disk
+full, an existing file where a folder is needed) count as user errors too. Every entry point runs its ``main`` through ``run_cli``::
 
     if __name__ == "__main__":
         sys.exit(run_cli(main, "train.py"))
@@ -64,8 +65,7 @@ def user_message(exc):
             if "\n" not in text:
                 return text
             break                                       # a worker's error re-raised with its traceback: scan below
-        if isinstance(e, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)) \
-                and e.filename is not None:
+        if isinstance(e, OSError) and e.filename is not None:   # a missing file, a full disk, a read-only folder
             return f"{e.filename}: {e.strerror or e}"
         e = e.__cause__ or e.__context__
     pattern = re.compile(r"(?:^|[\s.'\"])(%s): (.+)" % "|".join(sorted(_user_error_names())))

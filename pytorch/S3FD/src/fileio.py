@@ -10,6 +10,25 @@ import os
 import tempfile
 
 
+def _file_mode():
+    """The mode ``open()`` gives a new file (0o666 less the umask); ``mkstemp`` would leave 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
+def _temp_beside(path):
+    """A new temp file in ``path``'s folder (created if needed): ``(fd, temp path)``, with the usual file mode."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=os.path.splitext(path)[1], dir=folder)
+    os.fchmod(fd, _FILE_MODE)
+    return fd, tmp
+
+
 @contextlib.contextmanager
 def atomic_file(path, mode="wb"):
     """Open a temp file beside ``path`` (``mode`` ``"wb"`` or ``"w"``); on success it is fsynced and renamed to
@@ -17,9 +36,7 @@ def atomic_file(path, mode="wb"):
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_file mode must be 'wb' or 'w', not {mode!r}")
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=os.path.splitext(path)[1], dir=folder)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
             yield f
@@ -37,9 +54,7 @@ def atomic_path(path):
     """A temp path beside ``path`` for libraries that write a file themselves (``torch.save``,
     ``mindspore.save_checkpoint``, ``cv2.imwrite``): renamed to ``path`` on success, removed on error."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=os.path.splitext(path)[1], dir=folder)
+    fd, tmp = _temp_beside(path)
     os.close(fd)
     try:
         yield tmp

@@ -28,6 +28,10 @@ die() { echo "$SCRIPT_NAME.sh: error: $*" >&2; exit 2; }
 abspath() { case "$1" in /*|"") printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
+SCRIPT_ARGS=("$@")
+# given NAME: whether --NAME=... was on the command line (as opposed to a default set below)
+given() { local a; for a in ${SCRIPT_ARGS[@]+"${SCRIPT_ARGS[@]}"}; do [[ "$a" == "--$1="* ]] && return 0; done; return 1; }
+
 DATA_PATH="" DEVICE="cpu" DEVICE_NUM="" DEVICE_ID="0" OUTPUT_PATH="" STEPS="" EPOCHS="" BATCH_SIZE=""
 CHECKPOINT="" RESUME=""
 EXTRA_ARGS=()
@@ -44,7 +48,7 @@ for arg in "$@"; do
     --checkpoint=*) CHECKPOINT="$(abspath "${arg#*=}")" ;;
     --resume=auto) RESUME=auto ;;
     --resume=*) RESUME="$(abspath "${arg#*=}")" ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; sed -n '5,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; sed -n '5,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
     --*) EXTRA_ARGS+=("$arg") ;;
     *) die "unexpected argument '$arg' (options are --name=value; see --help)" ;;
   esac
@@ -78,9 +82,12 @@ LOG_FILE="$LOG_DIR/$SCRIPT_NAME.log"
 # a TCP port that is free now, for a launcher's rendezvous (never a fixed port another job may hold)
 free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# run COMMAND..., its output shown and appended to $LOG_FILE; the script fails with the command's status
+# run COMMAND..., its stdout and stderr shown as they are (an error stays on stderr) and both appended to $LOG_FILE;
+# returns the command's status
 run_logged() {
   echo "\$ $*" >>"$LOG_FILE"
-  "$@" 2>&1 | tee -a "$LOG_FILE"
-  return "${PIPESTATUS[0]}"
+  local rc=0
+  # stderr through one tee back to stderr, stdout through another; with pipefail the status is the command's
+  { "$@" 2>&1 1>&3 3>&- | tee -a "$LOG_FILE" >&2; } 3>&1 | tee -a "$LOG_FILE" || rc=$?
+  return "$rc"
 }

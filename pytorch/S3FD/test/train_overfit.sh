@@ -8,9 +8,8 @@
 #   bash test/train_overfit.sh --data_path=DIR [--output_path=OUT] [--steps=600] [--resume=auto]
 # --data_path: the overfit set; an empty or new folder is filled with it first.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-for a in "$@"; do
-  case "$a" in --device_num=*) [[ "${a#*=}" == 1 ]] || die "--device_num=${a#*=}: the overfit run uses one device" ;; esac
-done
+source "$MODEL_DIR/test/lib/s3fd.sh"
+one_device "the overfit run uses one device"
 SIZE=224 ROUND=50 TARGET=0.8
 extra=()
 for a in ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}; do
@@ -38,7 +37,7 @@ fi
 opts=(--data_path="$DATA_PATH" --device="$DEVICE" --device_id="$DEVICE_ID" --output_path="$OUTPUT_PATH"
       --input_size="$SIZE" --batch_size="$BATCH_SIZE" --no_augment --no_val --num_workers=1 --print_every=10
       --save_every="$ROUND" --keep_checkpoints=1)
-[[ -z "$EPOCHS" ]] || opts+=(--epochs="$EPOCHS")
+add_opts "epochs=$EPOCHS"
 resume="$RESUME"
 init=()
 [[ -z "$CHECKPOINT" || -n "$resume" ]] || init=(--checkpoint="$CHECKPOINT")
@@ -57,7 +56,8 @@ while :; do
   run_logged "$PYTHON" "$MODEL_DIR/train.py" "${opts[@]}" --steps="$target_step" ${resume:+--resume="$resume"} \
     ${init[@]+"${init[@]}"} ${extra[@]+"${extra[@]}"}
   resume=auto init=()
-  run_logged "$PYTHON" "$MODEL_DIR/eval.py" --checkpoint="$OUTPUT_PATH/$(cat "$OUTPUT_PATH/last_checkpoint")" \
+  ckpt="$(last_checkpoint)"
+  run_logged "$PYTHON" "$MODEL_DIR/eval.py" --checkpoint="$ckpt" \
     --data_path="$DATA_PATH" --output_path="$OUTPUT_PATH" --device="$DEVICE" --device_id="$DEVICE_ID" \
     --input_size="$SIZE"
   ap="$(easy_ap)"

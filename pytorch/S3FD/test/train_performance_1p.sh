@@ -4,13 +4,10 @@
 # Defaults: --steps=100 and the recipe's batch 16 on gpu / npu; --steps=5 and --batch_size=2 on cpu.
 #   bash test/train_performance_1p.sh --data_path=WIDER [--device=gpu --device_id=0] [--steps=N] [--batch_size=N]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-for a in "$@"; do
-  case "$a" in --device_num=*) [[ "${a#*=}" == 1 ]] || die "--device_num=${a#*=}: this script runs one device (train_performance_8p.sh runs several)" ;; esac
-done
+source "$MODEL_DIR/test/lib/s3fd.sh"
+one_device "this script runs one device (train_performance_8p.sh runs several)"
 if [[ "$DEVICE" == cpu ]]; then STEPS="${STEPS:-5}" BATCH_SIZE="${BATCH_SIZE:-2}"; else STEPS="${STEPS:-100}"; fi
 opts=(--data_path="$DATA_PATH" --device="$DEVICE" --device_id="$DEVICE_ID" --output_path="$OUTPUT_PATH" --no_val
       --steps="$STEPS")
-for kv in "epochs=$EPOCHS" "batch_size=$BATCH_SIZE" "checkpoint=$CHECKPOINT" "resume=$RESUME"; do
-  [[ -z "${kv#*=}" ]] || opts+=("--$kv")
-done
+add_opts "epochs=$EPOCHS" "batch_size=$BATCH_SIZE" "checkpoint=$CHECKPOINT" "resume=$RESUME"
 run_logged "$PYTHON" "$MODEL_DIR/train.py" "${opts[@]}" ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}

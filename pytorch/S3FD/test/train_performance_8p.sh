@@ -5,14 +5,10 @@
 #   bash test/train_performance_8p.sh --data_path=WIDER --device=gpu [--device_num=8] [--steps=N]
 #   bash test/train_performance_8p.sh --data_path=WIDER --device=cpu --device_num=2
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-for a in "$@"; do
-  case "$a" in --device_id=*) [[ "${a#*=}" == 0 ]] || die "--device_id: the workers use devices 0..device_num-1 (restrict them with CUDA_VISIBLE_DEVICES / ASCEND_RT_VISIBLE_DEVICES)" ;; esac
-done
-((DEVICE_NUM >= 1)) || die "--device_num must be at least 1"
+source "$MODEL_DIR/test/lib/s3fd.sh"
+workers_from_zero
 if [[ "$DEVICE" == cpu ]]; then STEPS="${STEPS:-5}" BATCH_SIZE="${BATCH_SIZE:-2}"; else STEPS="${STEPS:-100}"; fi
 opts=(--data_path="$DATA_PATH" --device="$DEVICE" --output_path="$OUTPUT_PATH" --no_val --steps="$STEPS")
-for kv in "epochs=$EPOCHS" "batch_size=$BATCH_SIZE" "checkpoint=$CHECKPOINT" "resume=$RESUME"; do
-  [[ -z "${kv#*=}" ]] || opts+=("--$kv")
-done
+add_opts "epochs=$EPOCHS" "batch_size=$BATCH_SIZE" "checkpoint=$CHECKPOINT" "resume=$RESUME"
 run_logged "$PYTHON" -m torch.distributed.run --nnodes=1 --nproc_per_node="$DEVICE_NUM" --master_addr=127.0.0.1 \
   --master_port="$(free_port)" "$MODEL_DIR/train.py" "${opts[@]}" ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
