@@ -61,7 +61,7 @@ class OnnxRunner:
                                                                                         self.cfg)
 
 
-def bbox_vote(det, vote_thresh=0.3, top_k=750):
+def bbox_vote(det, vote_thresh, top_k):
     """The reference's box voting, fixed: repeatedly take the highest-scoring box and every remaining box with IoU
     (+1 pixel areas) >= ``vote_thresh`` with it; the cluster becomes its score-weighted mean box with the cluster's
     maximum score. Clusters are in descending score order; the first ``top_k`` are returned.

@@ -258,15 +258,16 @@ def test_detect_without_candidates_gives_zeros():
 
 
 def test_bbox_vote_hand_made_clusters():
+    vote = (CFG.VOTE_THRESH, CFG.VOTE_TOP_K)                               # 0.3, 750
     dets = np.array([[1, 1, 10, 10, 0.6],                 # merges with the next (IoU 81 / 119 with +1 areas)
                      [0, 0, 9, 9, 0.9],
                      [50, 50, 59, 59, 0.5],               # alone: kept (the reference drops it)
                      [0, 0, 30, 30, 0.7]])                # IoU 100 / 961 with the first: its own cluster
-    out = bbox_vote(dets)
+    out = bbox_vote(dets, *vote)
     assert out.shape == (3, 5)
     assert np.allclose(out[0], [0.4, 0.4, 9.4, 9.4, 0.9])
     assert np.allclose(out[1], [0, 0, 30, 30, 0.7])
     assert np.allclose(out[2], [50, 50, 59, 59, 0.5])
-    assert bbox_vote(np.zeros((0, 5))).shape == (0, 5)   # no detection: empty (the reference crashes)
+    assert bbox_vote(np.zeros((0, 5)), *vote).shape == (0, 5)   # no detection: empty (the reference crashes)
     many = np.array([[i * 20, 0, i * 20 + 9, 9, 1 - i / 1000] for i in range(800)], np.float64)
-    assert bbox_vote(many).shape == (750, 5) and math.isclose(bbox_vote(many)[-1, 4], 1 - 749 / 1000)
+    assert bbox_vote(many, *vote).shape == (750, 5) and math.isclose(bbox_vote(many, *vote)[-1, 4], 1 - 749 / 1000)
