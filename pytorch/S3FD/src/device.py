@@ -24,6 +24,9 @@ def _import_torch_npu():
 def select_device(kind, device_id=0):
     """The ``torch.device`` of ``kind`` (cpu | gpu | npu) and ordinal ``device_id``, checked to exist."""
     if kind == "cpu":
+        if device_id != 0:
+            raise DeviceError(f"--device cpu --device_id {device_id}: the cpu is the one device 0 (data-parallel CPU "
+                              f"workers are torchrun processes: test/train_full_8p.sh --device_num=N)")
         return torch.device("cpu")
     if kind == "gpu":
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0

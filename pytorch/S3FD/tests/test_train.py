@@ -176,3 +176,6 @@ def test_missing_device_is_one_line(checkpoints, tmp_path, capsys):
                                           "npu"], capsys)
     one_line_exit_2(rc, err, "--device npu: torch_npu is not installed")
     assert sys.modules.get("torch_npu") is None
+    rc, err = call(demo.main, "demo.py", ["--image", str(img), "--checkpoint", checkpoints["yxlijun"], "--device",
+                                          "cpu", "--device_id", "1"], capsys)
+    one_line_exit_2(rc, err, "--device cpu --device_id 1: the cpu is the one device 0")
