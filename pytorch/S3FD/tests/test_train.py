@@ -85,6 +85,30 @@ def test_bf16_mixed_precision_step(tiny_lists, tmp_path, capsys):
     assert loss > 0 and torch.isfinite(torch.tensor(loss))
 
 
+def test_basenet_and_the_lr_schedule(tiny_lists, tmp_path, capsys):
+    """--basenet loads ssd.pytorch's VGG16 layout (keys "0.weight" ... "33.bias") into the backbone; the LR is
+    multiplied by GAMMA after each of --lr_steps (global steps). A tiny LR keeps the loaded weights visible."""
+    import train as train_mod
+    from s3fd import build_s3fd
+    torch.manual_seed(1)
+    vgg = {k: torch.randn_like(v) * 0.01 for k, v in build_s3fd("train").vgg.state_dict().items()}
+    torch.save(vgg, tmp_path / "vgg16_reducedfc.pth")
+    rc = run_cli(train_mod.main, "train.py", ["--data_path", tiny_lists, "--output_path", str(tmp_path / "o"),
+                                              "--steps", "3", "--basenet", str(tmp_path / "vgg16_reducedfc.pth"),
+                                              "--lr", "1e-9", "--lr_steps", "1,2"] + TINY)
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "Load base network" in out and "from scratch" not in out
+    assert [x["lr"] for x in log_of(tmp_path / "o")] == pytest.approx([1e-9, 1e-10, 1e-11], rel=1e-9)
+    sd = torch.load(tmp_path / "o" / "sfd_face_3.pth", weights_only=True)["state_dict"]
+    assert all(torch.allclose(sd["vgg." + k], v, atol=1e-6) for k, v in vgg.items())
+
+    torch.save(sd, tmp_path / "whole_net.pth")                       # not the VGG16 base layout
+    rc = run_cli(train_mod.main, "train.py", ["--data_path", tiny_lists, "--output_path", str(tmp_path / "p"),
+                                              "--steps", "1", "--basenet", str(tmp_path / "whole_net.pth")] + TINY)
+    one_line_exit_2(rc, capsys.readouterr().err, "whole_net.pth: not VGG16 base weights")
+
+
 def test_two_process_ddp_step_on_cpu(tiny_lists, tmp_path, free_port):
     out = tmp_path / "ddp"
     r = run_script(["-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2", "--master_addr=127.0.0.1",
