@@ -74,7 +74,8 @@ def build_parser():
     p.add_argument("--amp", action="store_const", const=True, help="mixed precision (bf16 on cpu, fp16 on gpu / npu; "
                    "apex O1 on npu when installed)")
     p.add_argument("--loss_scale", type=float, help="apex loss scale (-1: dynamic, the default)")
-    p.add_argument("--num_workers", type=int, help="data loader workers per process (default 4)")
+    p.add_argument("--num_workers", type=int,
+                   help="data loader workers per process (default 4, the reference's; the CPUs available when fewer)")
     p.add_argument("--seed", type=int, help="data order and augmentation seed (default 0)")
     p.add_argument("--save_every", type=int, help="a training checkpoint every N global steps (default 5000)")
     p.add_argument("--keep_checkpoints", type=int, help="keep the N latest training checkpoints (default 5; 0: all)")
@@ -85,7 +86,7 @@ def build_parser():
 
 
 RUN_DEFAULTS = {"output_path": "outputs", "device": "cpu", "device_id": 0, "input_size": 640, "amp": False,
-                "loss_scale": -1.0, "num_workers": 4, "keep_checkpoints": 5, "max_images": 0, "no_val": False,
+                "loss_scale": -1.0, "num_workers": min(4, len(os.sched_getaffinity(0))), "keep_checkpoints": 5, "max_images": 0, "no_val": False,
                 "print_every": 10, "steps": None, "epochs": None}
 
 
