@@ -75,6 +75,28 @@ def test_two_steps_then_exact_resume(tiny_lists, tmp_path):
     assert sorted(f for f in os.listdir(b) if f.startswith("sfd_face_")) == ["sfd_face_4.pth"]
 
 
+def test_validation_after_each_epoch_keeps_the_best_model(tiny_lists, tmp_path, capsys):
+    """The reference's selection: val loss after every epoch, sfd_face.pth = the weights of the lowest one; a
+    training checkpoint after each validation (4 images, batch 2: 2 steps per epoch)."""
+    import re
+
+    import train as train_mod
+    out = tmp_path / "o"
+    rc = run_cli(train_mod.main, "train.py", ["--data_path", tiny_lists, "--output_path", str(out), "--epochs", "2"]
+                 + [t for t in TINY if t != "--no_val"])
+    stdout, err = capsys.readouterr()
+    assert rc == 0, err
+    vals = [float(v) for v in re.findall(r"test epoch:\d+ \|\| Loss:([0-9.]+)", stdout)]
+    assert len(vals) == 2 and all(v > 0 for v in vals)
+    best = torch.load(out / "sfd_face.pth", weights_only=True)
+    assert best["epoch"] == vals.index(min(vals)) and abs(best["val_loss"] - min(vals)) <= 5e-5     # printed %.4f
+    assert best["step"] == 2 * (best["epoch"] + 1)
+    assert sorted(f for f in os.listdir(out) if re.fullmatch(r"sfd_face_\d+\.pth", f)) == ["sfd_face_2.pth",
+                                                                                             "sfd_face_4.pth"]
+    last = torch.load(out / f"sfd_face_{best['step']}.pth", weights_only=True)["state_dict"]
+    assert all(torch.equal(best["state_dict"][k], last[k]) for k in last)
+
+
 def test_bf16_mixed_precision_step(tiny_lists, tmp_path, capsys):
     import train as train_mod
     rc = run_cli(train_mod.main, "train.py", ["--data_path", tiny_lists, "--output_path", str(tmp_path), "--steps",
