@@ -118,11 +118,15 @@ def test_eval_names_a_corrupt_val_image(mini_data, checkpoints, tmp_path, capsys
     for rel in images:
         with open(os.path.join(data, "WIDER_val", "images", rel), "wb") as f:
             f.write(cut)
+    (tmp_path / "e" / "predictions").mkdir(parents=True)                  # an earlier evaluation's results
+    (tmp_path / "e" / "predictions" / "earlier.txt").write_text("kept")
+    (tmp_path / "e" / "eval_result.json").write_text("{}")
     rc = run_cli(wider_test.main, "eval.py", ["--checkpoint", checkpoints["yxlijun"], "--data_path", data,
                                               "--output_path", str(tmp_path / "e"), "--input_size", "64"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and images[0] in err[0] and "truncated JPEG" in err[0]
-    assert not os.path.exists(tmp_path / "e" / "predictions")
+    assert (tmp_path / "e" / "predictions" / "earlier.txt").read_text() == "kept"       # nothing written is lost
+    assert (tmp_path / "e" / "eval_result.json").read_text() == "{}"
 
 
 def test_demo_json_and_drawing(checkpoints, photo, tmp_path, capsys):
