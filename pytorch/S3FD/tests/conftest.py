@@ -85,3 +85,14 @@ def tiny_lists(mini_data, tmp_path_factory):
         lines = [ln for ln in prep.list_lines(mini_data, split) if ln.split()[1] != "0"]
         (d / f"face_{split}.txt").write_text("\n".join(lines[:n]) + "\n")
     return str(d)
+
+
+def tiny_wider(mini_data, root, n=2):
+    """DATA with WIDER_val/images (the mini set's) and a ground truth of its first ``n`` val images."""
+    import widerface_eval as we
+    gt = we.load_ground_truth(os.path.join(mini_data, "ground_truth"))
+    os.makedirs(os.path.join(root, "WIDER_val"))
+    os.symlink(os.path.join(mini_data, "WIDER_val", "images"), os.path.join(root, "WIDER_val", "images"))
+    we.write_ground_truth(os.path.join(root, "ground_truth"), gt.events[:1], [gt.files[0][:n]], [gt.boxes[0][:n]],
+                          {s: [gt.keep[s][0][:n]] for s in ("easy", "medium", "hard")})
+    return [f"{gt.events[0]}/{f}.jpg" for f in gt.files[0][:n]]

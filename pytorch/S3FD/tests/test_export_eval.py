@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_wider
 from layers.functions.prior_box import feature_map_sizes
 from src.errors import run_cli
 from src.inference import Predictor
@@ -70,17 +71,6 @@ def test_onnx_export_parity(arch, predictors, photo, tmp_path):
     image = cv2.resize(photo("grace_hopper"), (160, 192), interpolation=cv2.INTER_AREA)
     lines, ok = parity(pred, onnx_pred, image)
     assert ok, "\n".join(lines)
-
-
-def tiny_wider(mini_data, root, n=2):
-    """DATA with WIDER_val/images (the mini set's) and a ground truth of its first ``n`` val images."""
-    import widerface_eval as we
-    gt = we.load_ground_truth(os.path.join(mini_data, "ground_truth"))
-    os.makedirs(os.path.join(root, "WIDER_val"))
-    os.symlink(os.path.join(mini_data, "WIDER_val", "images"), os.path.join(root, "WIDER_val", "images"))
-    we.write_ground_truth(os.path.join(root, "ground_truth"), gt.events[:1], [gt.files[0][:n]], [gt.boxes[0][:n]],
-                          {s: [gt.keep[s][0][:n]] for s in ("easy", "medium", "hard")})
-    return [f"{gt.events[0]}/{f}.jpg" for f in gt.files[0][:n]]
 
 
 def test_eval_end_to_end(mini_data, checkpoints, predictors, tmp_path, capsys):

@@ -3,9 +3,11 @@ paths are the caller's (issue 13 #3, #4). The smoke script's own run is the zoo'
 (ci/tests/test_contract.py); training itself is tested in test_train.py."""
 import json
 import os
+import shutil
 
 import pytest
 
+from conftest import tiny_wider
 from zoo_fixtures import run_script
 
 MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +58,24 @@ def test_performance_script_honours_the_options_with_the_callers_paths(tiny_list
     info = json.load(open(caller / "out" / "model_info.json"))
     assert info["config"]["BATCH_SIZE"] == 1 and info["anchors_input_hw"] == [64, 64]
     assert not os.path.exists(os.path.join(MODEL_DIR, "out"))
+
+
+def test_full_script_trains_then_evaluates_with_the_protocol_options(mini_data, tiny_lists, tmp_path):
+    """--steps reaches train.py; the evaluation's options (--single_scale, --thresh=, --gt_dir=) reach eval.py."""
+    data = tmp_path / "data"
+    tiny_wider(mini_data, str(data))
+    for name in ("face_train.txt", "face_val.txt"):
+        shutil.copy(os.path.join(tiny_lists, name), data / name)
+    os.rename(data / "ground_truth", tmp_path / "gt")
+    r = sh("train_full_1p.sh", ["--data_path=data", "--output_path=out", "--steps=1", "--batch_size=1",
+                                "--input_size=64", "--num_workers=0", "--no_val", "--single_scale", "--thresh=0.5",
+                                "--gt_dir=gt"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open(tmp_path / "out" / "train_log.jsonl") as f:
+        assert [json.loads(line)["step"] for line in f] == [1]
+    res = json.load(open(tmp_path / "out" / "eval_result.json"))
+    assert res["protocol"] == "single" and res["images"] == 2 and res["checkpoint"].endswith("sfd_face_1.pth")
+    assert res["num_predictions"] == 0 or res["score_range"][0] >= 0.5
 
 
 def test_modelarts_entry_paths_are_the_callers(tiny_lists, tmp_path):

@@ -13,10 +13,21 @@ workers_from_zero() {
   ((DEVICE_NUM >= 1)) || die "--device_num must be at least 1"
 }
 
-# need_wider_gt: the final WIDER evaluation needs the official val ground truth under --data_path
+# split_args: common.sh's EXTRA_ARGS into TRAIN_EXTRA (train.py) and EVAL_EXTRA (the evaluation's protocol options
+# of eval.py: --single_scale, --thresh=S, --gt_dir=DIR)
+split_args() {
+  TRAIN_EXTRA=() EVAL_EXTRA=()
+  local a
+  for a in ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}; do
+    case "$a" in --single_scale|--thresh=*|--gt_dir=*) EVAL_EXTRA+=("$a") ;; *) TRAIN_EXTRA+=("$a") ;; esac
+  done
+}
+
+# need_wider_gt: the final WIDER evaluation needs the official val ground truth (under --data_path, or --gt_dir)
 need_wider_gt() {
+  given gt_dir && return 0
   [[ -f "$DATA_PATH/ground_truth/wider_face_val.mat" || -f "$DATA_PATH/eval_tools/ground_truth/wider_face_val.mat" ]] ||
-    die "--data_path=$DATA_PATH: no ground_truth/wider_face_val.mat (the WIDER evaluation ground truth) for the final evaluation"
+    die "--data_path=$DATA_PATH: no ground_truth/wider_face_val.mat (the WIDER evaluation ground truth) for the final evaluation (or give --gt_dir=DIR)"
 }
 
 # add_opts NAME=VALUE...: append --NAME=VALUE to the array opts for every VALUE that is not empty
