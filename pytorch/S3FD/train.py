@@ -86,8 +86,8 @@ def build_parser():
 
 
 RUN_DEFAULTS = {"output_path": "outputs", "device": "cpu", "device_id": 0, "input_size": 640, "amp": False,
-                "loss_scale": -1.0, "num_workers": min(4, len(os.sched_getaffinity(0))), "keep_checkpoints": 5, "max_images": 0, "no_val": False,
-                "print_every": 10, "steps": None, "epochs": None}
+                "loss_scale": -1.0, "num_workers": min(4, len(os.sched_getaffinity(0))), "keep_checkpoints": 5,
+                "max_images": 0, "no_val": False, "print_every": 10, "steps": None, "epochs": None}
 
 
 def parse_args(argv=None):

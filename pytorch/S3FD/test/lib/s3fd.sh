@@ -8,7 +8,8 @@ one_device() { if given device_num && [[ "$DEVICE_NUM" != 1 ]]; then die "--devi
 # workers_from_zero: a data-parallel script's workers use devices 0..device_num-1; --device_id other than 0 is refused
 workers_from_zero() {
   if given device_id && [[ "$DEVICE_ID" != 0 ]]; then
-    die "--device_id=$DEVICE_ID: the workers use devices 0..device_num-1 (restrict them with CUDA_VISIBLE_DEVICES / ASCEND_RT_VISIBLE_DEVICES)"
+    die "--device_id=$DEVICE_ID: the workers use devices 0..device_num-1" \
+        "(restrict them with CUDA_VISIBLE_DEVICES / ASCEND_RT_VISIBLE_DEVICES)"
   fi
   ((DEVICE_NUM >= 1)) || die "--device_num must be at least 1"
 }
@@ -27,7 +28,8 @@ split_args() {
 need_wider_gt() {
   given gt_dir && return 0
   [[ -f "$DATA_PATH/ground_truth/wider_face_val.mat" || -f "$DATA_PATH/eval_tools/ground_truth/wider_face_val.mat" ]] ||
-    die "--data_path=$DATA_PATH: no ground_truth/wider_face_val.mat (the WIDER evaluation ground truth) for the final evaluation (or give --gt_dir=DIR)"
+    die "--data_path=$DATA_PATH: no ground_truth/wider_face_val.mat (the WIDER evaluation ground truth) for the" \
+        "final evaluation (or give --gt_dir=DIR)"
 }
 
 # add_opts NAME=VALUE...: append --NAME=VALUE to the array opts for every VALUE that is not empty
@@ -40,4 +42,6 @@ last_checkpoint() {
 }
 
 # final_checkpoint: the best-validation model (sfd_face.pth, as the reference) when there is one, else the latest
-final_checkpoint() { if [[ -f "$OUTPUT_PATH/sfd_face.pth" ]]; then printf '%s' "$OUTPUT_PATH/sfd_face.pth"; else last_checkpoint; fi; }
+final_checkpoint() {
+  if [[ -f "$OUTPUT_PATH/sfd_face.pth" ]]; then printf '%s' "$OUTPUT_PATH/sfd_face.pth"; else last_checkpoint; fi
+}
