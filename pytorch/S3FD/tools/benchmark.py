@@ -13,6 +13,7 @@ Figures (CONTRIBUTING.md §7):
   its figure is the 1-process one.
 * ``inference ms 640x480 fp32`` and ``bf16``: the 'test' phase forward (network + Detect) of one 640 x 480 input,
   median of ``--infer_runs``; bf16 = ``torch.autocast`` (cpu); reference: its fp32 forward.
+* ``parameters``: the learnable weights of the inference network; reference: its network's count (same run).
 * ``easy AP fp32`` / ``easy AP bf16`` on the mini val set (``--data_path``) with ``--checkpoint`` (default: the
   overfit run's last checkpoint, ``test/output/train_overfit``), protocol ``resize`` at the checkpoint's training
   size (the model saw that geometry); the bf16 figure's reference is the fp32 AP.
@@ -166,13 +167,20 @@ def ours_infer_secs(ckpt, runs, amp):
     return secs
 
 
-def reference_secs(reference_dir, task, weights, steps, batch=2):
+def reference_run(reference_dir, task, weights, steps, batch=2):
+    """What ``tools/reference_timing.py`` reports: ``secs`` (the timed steps) and ``params`` of the reference net."""
     cmd = [sys.executable, os.path.join(HERE, "reference_timing.py"), "--reference_dir", reference_dir, "--task", task,
            "--steps", str(steps), "--batch", str(batch)] + (["--weights", weights] if weights else [])
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tempfile.gettempdir())
     if r.returncode != 0:
         raise UserError(f"the reference run failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])["secs"]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def our_params():
+    """Learnable weights of the inference network (the reference's count: the L2Norm scales included)."""
+    from s3fd import build_s3fd
+    return sum(p.numel() for p in build_s3fd("test").parameters())
 
 
 def easy_aps(ckpt, data_path):
@@ -220,7 +228,7 @@ def main(argv=None):
         src = "yxlijun/S3FD.pytorch @ bccf1d9, same run, same machine" if use_ref else ISSUE_REFERENCE["source"]
 
         ours = statistics.median(ours_train_step_secs(ckpt, a.batch, a.train_steps))
-        ref = statistics.median(reference_secs(a.reference_dir, "train", pth, a.train_steps, a.batch)) if use_ref \
+        ref = statistics.median(reference_run(a.reference_dir, "train", pth, a.train_steps, a.batch)["secs"]) if use_ref \
             else ISSUE_REFERENCE["train_step_s"] * a.batch / 2
         ips = a.batch / ours
         figures.append(figure("train images/s 640x640 1p", ips, "images/s", a.batch / ref, src))
@@ -235,8 +243,10 @@ def main(argv=None):
             ddp = statistics.median(json.loads(line[0][len("DDP_SECS "):]))
             figures.append(figure("train images/s 640x640 DDP 2 processes (gloo)", 2 * a.batch / ddp, "images/s",
                                   a.batch / ref, src + "; the reference has no data-parallel mode: its 1p figure"))
-        ref_inf = statistics.median(reference_secs(a.reference_dir, "infer", pth, a.infer_runs)) if use_ref \
-            else ISSUE_REFERENCE["infer_s"]
+        ref_run = reference_run(a.reference_dir, "infer", pth, a.infer_runs) if use_ref else None
+        ref_inf = statistics.median(ref_run["secs"]) if use_ref else ISSUE_REFERENCE["infer_s"]
+        figures.append(figure("parameters", our_params(), "count", ref_run["params"] if use_ref else None,
+                              src if use_ref else None))
         for amp in (False, True):
             ms = 1000 * statistics.median(ours_infer_secs(ckpt, a.infer_runs, amp))
             figures.append(figure(f"inference ms 640x480 {'bf16 autocast' if amp else 'fp32'}", ms, "ms",

@@ -123,7 +123,9 @@ def main():
                     net(x)
                     if i:
                         secs.append(time.time() - t0)
-        print(json.dumps({"task": a.task, "batch": a.batch, "secs": secs, "threads": torch.get_num_threads()}))
+        params = sum(p.numel() for p in net.parameters())
+        print(json.dumps({"task": a.task, "batch": a.batch, "secs": secs, "threads": torch.get_num_threads(),
+                          "params": params}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
