@@ -84,9 +84,9 @@ class Dist:
 
 def init_distributed(kind, device_id=0):
     """``(device, Dist)``: under torchrun each process takes the device of its LOCAL_RANK and joins the process group
-    (gloo on cpu, nccl on gpu, hccl on npu); otherwise ``device_id``."""
+    (gloo on cpu, nccl on gpu, hccl on npu); otherwise ``device_id``. CPU workers all share the one cpu device."""
     d = Dist()
-    device = select_device(kind, d.local_rank if d.distributed else device_id)
+    device = select_device(kind, (0 if kind == "cpu" else d.local_rank) if d.distributed else device_id)
     if d.distributed and not dist.is_initialized():
         dist.init_process_group(backend=BACKENDS[kind])
     return device, d
