@@ -48,7 +48,7 @@ for arg in "$@"; do
     --checkpoint=*) CHECKPOINT="$(abspath "${arg#*=}")" ;;
     --resume=auto) RESUME=auto ;;
     --resume=*) RESUME="$(abspath "${arg#*=}")" ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; sed -n '5,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; sed -n '5,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
     --*) EXTRA_ARGS+=("$arg") ;;
     *) die "unexpected argument '$arg' (options are --name=value; see --help)" ;;
   esac
