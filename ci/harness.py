@@ -70,19 +70,11 @@ def write_summary(summary, output, stem, markdown, table, tag, root=ROOT):
 
 
 def cpu_model():
-    """The CPU's model name (``lscpu``'s "Model name"; /proc/cpuinfo as a fallback), or ``unknown``."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    """The CPU's model name, as every model's ``tools/benchmark.py`` records it (``src/benchmark_record.py`` of the
+    model template)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_template", "src", "benchmark_record.py")
+    spec = importlib.util.spec_from_file_location("zoo_benchmark_record", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cpu_model()

@@ -33,6 +33,8 @@ import time
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "ci"))
+import harness  # noqa: E402
 PACKAGE = os.path.join(REPO, "common", "widerface_eval")
 
 
@@ -79,14 +81,7 @@ def timed(cmd, cwd=None, env=None):
 
 
 def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        m = re.search(r"Model name:\s*(.+)", out)
-        if m:
-            return f"{m.group(1).strip()} ({os.cpu_count()} CPUs)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} CPUs)"
+    return f"{harness.cpu_model()} ({os.cpu_count()} CPUs)"
 
 
 def main():

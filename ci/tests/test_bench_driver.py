@@ -178,3 +178,23 @@ def test_overfit_set_is_generated_once(tmp_path, monkeypatch):
         json.dump({"num_train": 64}, f)                   # the full mini set there: replaced by the overfit set
     rb.make_overfit_data(d)
     assert len(calls) == 2
+
+
+def test_template_benchmark_record_is_what_the_driver_reads(tmp_path, monkeypatch):
+    """ci/model_template/src/benchmark_record.py (every model's tools/benchmark.py writes through it): the record's
+    keys in the order of CONTRIBUTING.md §7, extra keys between cpu and figures, the file written whole."""
+    template = os.path.join(CI, "model_template")
+    monkeypatch.syspath_prepend(template)
+    for name in [n for n in sys.modules if n == "src" or n.startswith("src.")]:
+        monkeypatch.delitem(sys.modules, name)
+    from src.benchmark_record import cpu_model, figure, write_benchmark
+
+    f = figure("inference 640x480", 7.2, "ms", 9.0, "reference run, same machine", load=1.5)
+    assert list(f) == ["name", "value", "unit", "reference", "reference_source", "load"]
+    assert figure("parameters", 10, "count") == {"name": "parameters", "value": 10, "unit": "count",
+                                                 "reference": None, "reference_source": None}
+    out = tmp_path / "bench.json"
+    rec = write_benchmark(str(out), "Good", [f], torch="2.13.0")
+    assert json.loads(out.read_text()) == rec
+    assert list(rec) == ["model", "cpu", "torch", "figures"] and rec["cpu"] == cpu_model() and rec["cpu"]
+    assert os.listdir(tmp_path) == ["bench.json"]

@@ -117,7 +117,7 @@ def _first_difference(a, b):
 
 
 def test_identical_copies_of_the_template(model):
-    """``src/errors.py``, ``src/fileio.py``, ``src/image_io.py``, ``test/common.sh``: byte for byte as in
+    """``src/errors.py``, ``src/fileio.py``, ``src/image_io.py``, ``src/benchmark_record.py``, ``test/common.sh``: byte for byte as in
     ci/model_template (CONTRIBUTING.md §2)."""
     problems = []
     for rel in template_files():

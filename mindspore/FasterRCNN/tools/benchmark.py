@@ -37,6 +37,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(MODEL_DIR))
 sys.path.insert(0, MODEL_DIR)
 
 import src  # noqa: E402,F401  (caps oneDNN at AVX2 before MindSpore loads)
+from src.benchmark_record import figure, write_benchmark  # noqa: E402
 
 REF_PARAMS = 41133087
 DEFAULT_REF_DIR = "/tmp/frcnn_ref/official/cv/FasterRCNN"
@@ -82,17 +83,6 @@ for i in range(3):
 res["infer_times"] = inf
 json.dump(res, open(out, "w"))
 '''
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def make_batch(cfg, path):
@@ -240,8 +230,7 @@ def main(argv=None):
         print(f"[benchmark] {msg}", flush=True)
 
     def fig(name, value, unit, reference=None, source=None):
-        figures.append({"name": name, "value": value, "unit": unit, "reference": reference,
-                        "reference_source": source})
+        figures.append(figure(name, value, unit, reference, source))
 
     cfg = get_config([f"--config_path={FACEMASK}"])
     if "train" not in skip or "infer" not in skip:
@@ -279,13 +268,11 @@ def main(argv=None):
             over = json.load(f)
         fig("overfit easy AP (8 mini images)", over["easy_ap"], "AP", 0.8, "target of the zoo (issue 10)")
         fig("overfit wall time", over["wall_s"], "s", None, None)
-    out = {"model": "FasterRCNN", "cpu": cpu_model(), "figures": figures}
     for f in figures:
         ref = "" if f["reference"] is None else f"   (reference {f['reference']} {f['unit']})"
         print(f"{f['name']:<44} {f['value']} {f['unit']}{ref}")
     if args.json:
-        from src.fileio import write_json_atomic
-        write_json_atomic(args.json, out)
+        write_benchmark(args.json, "FasterRCNN", figures)
     return 0
 
 

@@ -35,27 +35,13 @@ sys.path.insert(0, MODEL_DIR)
 import numpy as np  # noqa: E402
 
 from src.errors import run_cli  # noqa: E402  (src first: sets the oneDNN ISA)
-from src.fileio import read_step_log, write_json_atomic  # noqa: E402
+from src.benchmark_record import figure, write_benchmark  # noqa: E402
+from src.fileio import read_step_log  # noqa: E402
 
 OFFICIAL = "MindSpore models official/cv/RetinaFace_ResNet50 README (r2.0)"
 # the official README: 4x V100, batch 8 per GPU, 560 ms/step
 PUBLISHED_STEP_S, PUBLISHED_BATCH, PUBLISHED_GPUS = 0.560, 8, 4
 WARMUP_STEPS = 2
-
-
-def cpu_name():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return "unknown CPU"
-
-
-def figure(name, value, unit, reference=None, reference_source=None):
-    return {"name": name, "value": value, "unit": unit, "reference": reference, "reference_source": reference_source}
 
 
 def bench_params(shared):
@@ -210,7 +196,7 @@ def main(argv=None):
     if train_1p:
         print(f"Final Performance images/sec : {train_1p[0]['value']:.4f}")
     if args.json:
-        write_json_atomic(args.json, {"model": "RetinaFace", "cpu": cpu_name(), "figures": figures})
+        write_benchmark(args.json, "RetinaFace", figures)
     return 0
 
 

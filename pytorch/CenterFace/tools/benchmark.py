@@ -17,9 +17,7 @@ Prints ModelZoo's "Final Performance images/sec : N" (the one-process training f
 CONTRIBUTING.md §7 to --json. Compare speeds only as ratios measured in the same run.
 """
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,28 +28,13 @@ MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ROOT = os.path.dirname(os.path.dirname(MODEL_DIR))
 sys.path.insert(0, MODEL_DIR)
 
+from src.benchmark_record import figure, write_benchmark  # noqa: E402
 from src.config import RECIPES, ArgumentParser, Config  # noqa: E402
 from src.engine import images_per_second  # noqa: E402
 from src.errors import ConfigError, DataError, run_cli  # noqa: E402
-from src.fileio import read_step_log, write_json_atomic  # noqa: E402
+from src.fileio import read_step_log  # noqa: E402
 
 ORT_SOURCE = "onnxruntime on the released centerface.onnx, same run, same machine"
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def figure(name, value, unit, reference=None, reference_source=None, **extra):
-    return dict({"name": name, "value": value, "unit": unit, "reference": reference,
-                 "reference_source": reference_source}, **extra)
 
 
 def bench_infer(a):
@@ -129,12 +112,11 @@ def main(argv=None):
         figures.append(bench_train(a, 1))
         if a.nproc > 1:
             figures.append(bench_train(a, a.nproc))
-    res = {"model": "CenterFace", "cpu": cpu_model(), "figures": figures}
     for f in figures:
         ref = f"  (reference {f['reference']} {f['unit']}: {f['reference_source']})" if f["reference"] else ""
         print(f"{f['name']}: {f['value']} {f['unit']}{ref}")
     if a.json:
-        write_json_atomic(a.json, res)
+        write_benchmark(a.json, "CenterFace", figures)
     if a.only in (None, "train"):
         print(f"Final Performance images/sec : {figures[-2 if a.nproc > 1 else -1]['value']:.2f}")
     return 0

@@ -27,7 +27,6 @@ forward), marked as such. Prints ``Final Performance images/sec : N`` (the 1p tr
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,22 +38,12 @@ MODEL_DIR = os.path.dirname(HERE)
 REPO_ROOT = os.path.dirname(os.path.dirname(MODEL_DIR))
 sys.path.insert(0, MODEL_DIR)
 
+from src.benchmark_record import figure as record_figure, write_benchmark  # noqa: E402
 from src.errors import UserError, run_cli  # noqa: E402
 
 ISSUE_REFERENCE = {"train_step_s": 10.96, "infer_s": 1.51, "source": "issue 9: yxlijun/S3FD.pytorch on an Intel Xeon "
                    "of this kind (another run, not this machine)"}
 FACES = [[0.10, 0.10, 0.30, 0.32, 1.0], [0.50, 0.40, 0.58, 0.50, 1.0], [0.70, 0.70, 0.74, 0.75, 1.0]]
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def shared_dir():
@@ -198,8 +187,8 @@ def easy_aps(ckpt, data_path):
 
 
 def figure(name, value, unit, reference, source):
-    return {"name": name, "value": round(value, 4), "unit": unit,
-            "reference": None if reference is None else round(reference, 4), "reference_source": source}
+    """A figure of the record (src/benchmark_record.py), value and reference rounded to 4 decimals."""
+    return record_figure(name, round(value, 4), unit, None if reference is None else round(reference, 4), source)
 
 
 def main(argv=None):
@@ -258,15 +247,12 @@ def main(argv=None):
             where = f"mini val, {os.path.basename(ap_ckpt)}, protocol resize {size}"
             figures.append(figure(f"easy AP fp32 ({where})", ap32, "AP", None, None))
             figures.append(figure(f"easy AP bf16 ({where})", ap16, "AP", ap32, "the fp32 AP of the same run"))
-    rec = {"model": "S3FD", "cpu": cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "figures": figures}
     for f in figures:
         ratio = f" (x{f['value'] / f['reference']:.2f} of the reference {f['reference']})" if f["reference"] else ""
         print(f"{f['name']}: {f['value']} {f['unit']}{ratio}")
     print(f"Final Performance images/sec : {ips:.2f}")
     if a.json:
-        from src.fileio import write_json_atomic
-        write_json_atomic(a.json, rec)
+        write_benchmark(a.json, "S3FD", figures, torch=torch.__version__, threads=torch.get_num_threads())
     return 0
 
 

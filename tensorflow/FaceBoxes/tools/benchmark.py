@@ -19,7 +19,6 @@ Prints ModelZoo's ``Final Performance images/sec : N`` (the one-process training
 """
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,25 +29,11 @@ MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ROOT = os.path.dirname(os.path.dirname(MODEL_DIR))
 sys.path.insert(0, MODEL_DIR)
 
+from src.benchmark_record import figure, write_benchmark  # noqa: E402
 from src.errors import DataError, run_cli  # noqa: E402
 
 PAPER_VGA_MS = 50.0                     # FaceBoxes paper: 20 FPS on a single CPU core (E5-2660v3 @ 2.60GHz), VGA
 TROPCOMPLIQUE_STEPS_PER_SEC = 2.6       # TropComplique README: ~2.6 batches/s of 16 at 1024x1024 on a GTX 1080
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def figure(name, value, unit, reference=None, reference_source=None):
-    return {"name": name, "value": value, "unit": unit, "reference": reference, "reference_source": reference_source}
 
 
 def bench_inference(ckpt, photo, device, runs):
@@ -140,7 +125,6 @@ def main(argv=None):
 
     from src.config import default_config, num_anchors
     from src.detector import count_parameters
-    from src.fileio import write_json_atomic
     from tools.convert_official import convert
 
     if os.path.exists(args.work):
@@ -164,9 +148,8 @@ def main(argv=None):
                                args.workers)
         figures += train
         print("Final Performance images/sec : %.2f" % train[0]["value"])
-    result = {"model": "FaceBoxes", "cpu": cpu_name(), "figures": figures}
     if args.json:
-        write_json_atomic(args.json, result)
+        write_benchmark(args.json, "FaceBoxes", figures)
     for f in figures:
         ref = "" if f["reference"] is None else " (reference %s: %s)" % (f["reference"], f["reference_source"])
         print("%-60s %12s %s%s" % (f["name"], f["value"], f["unit"], ref))
