@@ -182,9 +182,13 @@ def _ms_version():
 
 
 FAKE_RANK = '''#!/usr/bin/env bash
-# rank 1 fails at once; rank 0 would train for minutes (exec: the pid written is the one that sleeps)
-echo "$$" > "$PIDS/rank$RANK_ID"
-if [[ "$RANK_ID" == 1 ]]; then echo "train.py: error: rank 1 cannot start" >&2; exit 3; fi
+# rank 1 fails once rank 0 has started (so that rank 0's pid is known); rank 0 would train for minutes (exec: the
+# pid written is the one that sleeps)
+echo "$$" > "$PIDS/rank$RANK_ID.tmp" && mv "$PIDS/rank$RANK_ID.tmp" "$PIDS/rank$RANK_ID"
+if [[ "$RANK_ID" == 1 ]]; then
+  until [[ -f "$PIDS/rank0" ]]; do sleep 0.05; done
+  echo "train.py: error: rank 1 cannot start" >&2; exit 3
+fi
 exec sleep 300
 '''
 
