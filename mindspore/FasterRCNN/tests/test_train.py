@@ -83,6 +83,34 @@ def test_resume_auto_restores_settings_and_refuses_a_changed_flag(small_run, min
     assert [x["step"] for x in read_step_log(out / "train_log.jsonl")] == [1, 2]
 
 
+def test_resume_of_a_data_parallel_run_needs_its_launcher(small_run, mini_data, tmp_path):
+    """A checkpoint of a 2-worker run resumed by a plain ``python train.py --resume=auto`` (no launcher, no
+    --run_distribute) is refused in one line saying how to resume it, instead of continuing silently on one device
+    with the distributed LR and data order; --run_distribute=False is a change (refused unless --allow_changes)."""
+    from src.checkpoint import read_checkpoint, save_checkpoint
+    out = tmp_path / "dp_copy"
+    os.makedirs(out / "ckpt_0")
+    params, meta = read_checkpoint(small_run["ckpt2"])
+    stored = dict(meta["config"], run_distribute=True, device_num=2)
+    ckpt = out / "ckpt_0" / "faster_rcnn-1_2.ckpt"
+    save_checkpoint(str(ckpt), [{"name": k, "data": v} for k, v in params.items()], stored, step=2, epoch=1)
+    base = ["train.py", f"--save_checkpoint_path={out}", "--resume=auto", f"--data_path={mini_data}", "--steps=2"]
+    r = run_script(base, cwd=MODEL_DIR, timeout=300)
+    assert r.returncode == 2, r.stdout[-2000:]
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("train.py: error: ") and str(ckpt) in err[0], err
+    assert "a data-parallel run on 2 devices" in err[0] and "msrun --worker_num=2" in err[0]
+    r = run_script(base + ["--run_distribute=False"], cwd=MODEL_DIR, timeout=300)
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(err) == 1, err
+    assert "--run_distribute=False differs from the resumed run's run_distribute=True" in err[0]
+    r = run_script(base + ["--run_distribute=False", "--allow_changes=True"], cwd=MODEL_DIR, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resume: run_distribute changed from True to False" in r.stdout
+    assert "resume: devices changed from 2 to 1" in r.stdout
+    assert "nothing to do: the checkpoint is at step 2, the run ends at step 2" in r.stdout
+
+
 def test_msrun_two_workers_on_cpu(mini_data, tmp_path, free_port):
     """One data-parallel step on 2 CPU workers: both ranks train on their shards and stay identical."""
     out = tmp_path / "dp"
