@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import FACE_YAML, MODEL_DIR, SMALL_FLAGS
+from helpers import FACE_YAML, MODEL_DIR, SMALL_FLAGS, graph_cache_env
 from src.fileio import read_step_log
 from zoo_fixtures import run_script
 
@@ -46,7 +46,7 @@ def test_exact_resume(small_run, tmp_path):
     out2 = tmp_path / "resumed"
     args = [a for a in small_run["args"] if not a.startswith("--save_checkpoint_path")]
     r = run_script(args + [f"--save_checkpoint_path={out2}", f"--resume={small_run['ckpt1']}"], cwd=MODEL_DIR,
-                   timeout=900)
+                   timeout=900, env=graph_cache_env("small_run_training"))     # the same training graph
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from" in r.stdout and "at global step 1" in r.stdout
     a, meta_a = _tensors(small_run["ckpt2"])
@@ -119,7 +119,7 @@ def test_msrun_two_workers_on_cpu(mini_data, tmp_path, free_port):
             os.path.join(MODEL_DIR, "train.py"), f"--config_path={FACE_YAML}", f"--data_path={mini_data}",
             f"--save_checkpoint_path={out}", "--steps=1", "--run_distribute=True", "--num_parallel_workers=1",
             "--python_multiprocessing=False", *SMALL_FLAGS]
-    r = run_script(args, cwd=str(tmp_path), timeout=900, env={"MS_COMPILER_CACHE_ENABLE": "0"})  # no shared writes
+    r = run_script(args, cwd=str(tmp_path), timeout=900)
     logs = {n: open(out / "msrun_log" / n).read() for n in os.listdir(out / "msrun_log")}
     assert r.returncode == 0, "\n".join(v[-2000:] for v in logs.values())
     log0 = read_step_log(out / "train_log.jsonl")
@@ -162,12 +162,7 @@ def test_eval_callback_keeps_the_best_checkpoint(mini_data, tmp_path):
     out = tmp_path / "run"
     r = run_script(["train.py", f"--config_path={FACE_YAML}", f"--data_path={data}", f"--save_checkpoint_path={out}",
                     "--epoch_size=1", "--run_eval=True", "--num_parallel_workers=1", "--python_multiprocessing=False",
-                    *SMALL_FLAGS], cwd=MODEL_DIR, timeout=900,
-                   # the only process that compiles a training and then an evaluation graph: with the session's
-                   # shared compile cache (conftest.py) it was given a wrong evaluation graph after the other tests
-                   # had filled the cache (a 0-d network output); alone it passed. MindSpore's cache does not tell
-                   # graphs apart by everything that differs between these processes: this one compiles its own.
-                   env={"MS_COMPILER_CACHE_ENABLE": "0"})
+                    *SMALL_FLAGS], cwd=MODEL_DIR, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "epoch 1: evaluation result" in r.stdout and "update best result" in r.stdout
     best, meta = _tensors(out / "best_ckpt" / "best.ckpt")
