@@ -168,3 +168,34 @@ def test_eval_callback_keeps_the_best_checkpoint(mini_data, tmp_path):
     for k in last:
         np.testing.assert_array_equal(best[k], last[k], err_msg=k)
     assert len(os.listdir(out / "eval_epoch1" / "predictions")) >= 1
+    best_json = json.load(open(out / "best_ckpt" / "best.json"))
+    assert best_json["epoch"] == 1 and best_json["step"] == 2
+    assert "epoch 1: evaluation result %.4f" % best_json["metric"] in r.stdout
+
+
+def test_eval_callback_resumed_keeps_the_best_of_the_run(tmp_path, monkeypatch):
+    """A resumed run starts from the best metric of best_ckpt/best.json: a worse evaluation after the resume does
+    not replace best.ckpt, a better one does (evaluation and saving stubbed: the bookkeeping only)."""
+    import types
+    import src.eval_callback as ec
+    import src.inference
+    from src.fileio import write_json_atomic
+    results, saved = [], []
+    monkeypatch.setattr(ec, "evaluate", lambda *a, **k: (results.pop(0), None))
+    monkeypatch.setattr(ec, "save_checkpoint", lambda path, *a, **k: saved.append((path, k["epoch"])))
+    monkeypatch.setattr(src.inference, "Predictor", lambda **k: types.SimpleNamespace(load_weights=lambda p: None))
+    cfg = types.SimpleNamespace(interval=1, epoch_size=10, to_dict=dict)
+    net = types.SimpleNamespace(get_parameters=lambda: [])
+    os.makedirs(tmp_path / "best_ckpt")
+    (tmp_path / "best_ckpt" / "best.ckpt").write_bytes(b"best of epochs 1-2")
+    write_json_atomic(tmp_path / "best_ckpt" / "best.json", {"metric": 0.5, "epoch": 2, "step": 20})
+    cb = ec.EvalCallBack(cfg, net, start_step=20, steps_per_epoch=10, out_dir=str(tmp_path))
+    assert (cb.best_res, cb.best_epoch) == (0.5, 2)
+    results[:] = [0.4, 0.6]
+    cb.evaluate(3, None)
+    assert saved == [] and cb.best_res == 0.5
+    cb.evaluate(4, None)
+    assert saved == [(str(tmp_path / "best_ckpt" / "best.ckpt"), 4)]
+    assert json.load(open(tmp_path / "best_ckpt" / "best.json"))["metric"] == 0.6
+    fresh = ec.EvalCallBack(cfg, net, start_step=0, steps_per_epoch=10, out_dir=str(tmp_path))
+    assert fresh.best_res == float("-inf")
