@@ -8,8 +8,9 @@ The exported graph is the reference's ``FasterRcnn_Infer`` (``restore_bbox``): i
 ``all_label``, ``all_mask`` (see ``src/FasterRcnn/faster_rcnn.py``). The settings come from the checkpoint.
 
 After a MINDIR export the file is loaded back (``mindspore.load`` + ``nn.GraphCell``) and run on ``--check_image``
-(default: a seeded synthetic photo-like image) next to the network it came from; the outputs must be identical, else
-the export is removed and the command fails. ``--no_check`` skips it. ONNX is exported with the reference's
+(default: a seeded synthetic photo-like image) next to the network it came from, before it takes the file's name;
+the outputs must be identical, else the new file is removed (an earlier export of that name stays) and the command
+fails. ``--no_check`` skips it. ONNX is exported with the reference's
 all-levels RoIAlign (static shapes; the same numbers) and, when onnxruntime is installed, run next to the network:
 the share of the network's detections it reproduces is printed (onnxruntime's arithmetic differs slightly, so
 this is a report, not an equality). AIR needs an Ascend device.
@@ -57,8 +58,10 @@ def build_infer_net(cfg, params, source):
     return net
 
 
-def export_network(net, inputs, file_name, file_format):
-    """``ms.export`` to ``file_name`` + extension, atomically; returns the path."""
+def export_network(net, inputs, file_name, file_format, check=None):
+    """``ms.export`` to ``file_name`` + extension, atomically; returns the path. ``check(tmp_path)``, when given,
+    runs on the new file before it replaces anything: when it raises, the new file is removed and a file of the
+    same name from an earlier export is left as it was."""
     import mindspore as ms
     from src.errors import ConfigError
     from src.fileio import atomic_path
@@ -70,6 +73,8 @@ def export_network(net, inputs, file_name, file_format):
         except (RuntimeError, ValueError, TypeError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"{file_format} export failed in MindSpore {ms.__version__}: {first}") from None
+        if check is not None:
+            check(tmp)
     return path
 
 
@@ -139,15 +144,19 @@ def export_fasterrcnn(cfg, extra):
     x, m = preprocess_eval(image, ecfg)
     inputs = (ms.Tensor(np.repeat(x[None], ecfg.test_batch_size, 0)),
               ms.Tensor(np.repeat(m[None], ecfg.test_batch_size, 0)))
-    path = export_network(net, inputs, ecfg.file_name, ecfg.file_format)
+    out_path = ecfg.file_name + EXTENSIONS[ecfg.file_format]
+
+    def mindir_check(tmp):
+        diffs = check_mindir(tmp, net, inputs)
+        if any(d != 0 for d in diffs):
+            raise ConfigError(f"{out_path}: the exported graph's outputs differ from the network's (max |diff| "
+                              f"all_bbox {diffs[0]}, all_label {diffs[1]}, all_mask {diffs[2]}); not written")
+
+    checked = ecfg.file_format == "MINDIR" and not extra.no_check
+    path = export_network(net, inputs, ecfg.file_name, ecfg.file_format, check=mindir_check if checked else None)
     print(f"exported {path} ({ecfg.file_format}; inputs img_data {list(inputs[0].shape)}, img_metas "
           f"{list(inputs[1].shape)})", flush=True)
-    if ecfg.file_format == "MINDIR" and not extra.no_check:
-        diffs = check_mindir(path, net, inputs)
-        if any(d != 0 for d in diffs):
-            os.remove(path)
-            raise ConfigError(f"{path}: the exported graph's outputs differ from the network's (max |diff| "
-                              f"all_bbox {diffs[0]}, all_label {diffs[1]}, all_mask {diffs[2]}); export removed")
+    if checked:
         print(f"check: {path} loaded with mindspore.load + nn.GraphCell gives the network's outputs exactly "
               f"({'a synthetic image' if not extra.check_image else extra.check_image})", flush=True)
     if ecfg.file_format == "ONNX" and not extra.no_check:

@@ -36,6 +36,23 @@ def resolve_resume(cfg, rank, log):
     return path
 
 
+def run_devices(stored):
+    """The number of devices of the run whose configuration is ``stored`` (1 unless data parallel)."""
+    return int(stored.get("device_num", 1)) if stored.get("run_distribute") else 1
+
+
+def check_distributed_resume(path, stored):
+    """A data-parallel run is resumed data parallel: without a launcher (``python train.py --resume=...``) it is a
+    ``ConfigError`` that says how, instead of a silent one-device run with the distributed LR and data order."""
+    from src.device import launched
+    from src.errors import ConfigError
+    if not launched():
+        n = run_devices(stored)
+        raise ConfigError(f"{path}: a data-parallel run on {n} devices: resume it with its launcher (msrun "
+                          f"--worker_num={n} --local_worker_num={n} ... train.py --run_distribute=True --resume=...), "
+                          f"or pass --run_distribute=False --allow_changes=True to continue on one device")
+
+
 def write_model_info(cfg, net, out_dir):
     from src.fileio import write_json_atomic
     params = sum(int(p.size) for p in net.trainable_params())
@@ -69,7 +86,7 @@ def train_fasterrcnn(cfg):
     from src.dataset import TrainOrder, create_fasterrcnn_dataset, prepare_mindrecord
     from src.device import init_distributed, mixed_precision, set_context
     from src.engine import train
-    from src.errors import CheckpointError
+    from src.errors import CheckpointError, ConfigError
     from src.FasterRcnn.faster_rcnn import Faster_Rcnn
     from src.lr_schedule import learning_rates
     from src.model_utils.config import apply_resume, check_data_root, dataset_sink, print_config, train_dir
@@ -77,12 +94,16 @@ def train_fasterrcnn(cfg):
 
     if not cfg.resume:
         check_data_root(cfg)
-    elif "device_target" not in cfg._explicit:
-        # the resumed run's device, needed before apply_resume (below) restores the rest; every rank has rank 0's
+    elif not {"device_target", "run_distribute"} <= cfg._explicit:
+        # the resumed run's device and data parallelism, needed before apply_resume (below) restores the rest;
+        # every rank has rank 0's
         peek = resolve_resume(cfg, 0, log=lambda msg: None)
         stored = read_checkpoint(peek)[1]["config"] if peek else None
-        if stored and stored.get("device_target"):
+        if stored and stored.get("device_target") and "device_target" not in cfg._explicit:
             cfg.device_target = stored["device_target"]
+        if stored and stored.get("run_distribute") and "run_distribute" not in cfg._explicit:
+            check_distributed_resume(peek, stored)
+            cfg.run_distribute = True
     target = set_context(cfg.device_target, cfg.device_id)
     rank, device_num = (init_distributed() if cfg.run_distribute else (0, 1))
     out_dir = train_dir(cfg)
@@ -100,8 +121,14 @@ def train_fasterrcnn(cfg):
                                   f"configuration / step); use --pre_trained with --finetune=True instead")
         apply_resume(cfg, meta["config"], resume_path, cfg.allow_changes, log=log)
         start_step = meta["step"]
-    if cfg.run_distribute and cfg.device_num != device_num:
-        cfg.device_num = device_num
+        was = run_devices(meta["config"])
+        if was != device_num:
+            if not cfg.allow_changes:
+                raise ConfigError(f"{resume_path}: a run on {was} device(s), resumed on {device_num}: the data order "
+                                  f"and the LR schedule depend on the number of devices; resume it on {was} (msrun "
+                                  f"--worker_num={was} ... --run_distribute=True) or pass --allow_changes=True")
+            log(f"resume: devices changed from {was} to {device_num}")
+    cfg.device_num = device_num
     check_data_root(cfg)
     print_config(cfg)
     ms.set_seed(cfg.seed)

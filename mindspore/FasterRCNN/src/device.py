@@ -49,12 +49,16 @@ def set_context(device, device_id=None, max_call_depth=2000):
     return target
 
 
+def launched():
+    """Whether this process was started by a data-parallel launcher (msrun / mpirun / an Ascend rank table)."""
+    return any(k in os.environ for k in ("MS_ROLE", "OMPI_COMM_WORLD_SIZE", "RANK_TABLE_FILE", "MS_WORKER_NUM"))
+
+
 def init_distributed():
     """Data-parallel init under a launcher (msrun / mpirun / an Ascend rank table): ``(rank, group size)``."""
     import mindspore as ms
     from mindspore.communication import get_group_size, get_rank, init
-    launched = any(k in os.environ for k in ("MS_ROLE", "OMPI_COMM_WORLD_SIZE", "RANK_TABLE_FILE", "MS_WORKER_NUM"))
-    if not launched:
+    if not launched():
         raise DeviceError("--run_distribute=True needs a launcher: msrun (CPU / GPU / Ascend), mpirun (GPU) or "
                           "an Ascend rank table (scripts/run_distribute_train_*.sh)")
     try:

@@ -3,14 +3,18 @@
 The evaluation is eval.py's (``engine.evaluate``) on the current weights, run by a ``Predictor`` that shares the
 configuration; its output goes to ``<save_checkpoint_path>/eval_epoch<N>/``. The metric is the bbox mAP for COCO
 json / 'other' lists and the mean of the easy / medium / hard AP for WIDER FACE; a new best is written (atomically,
-with the configuration) to ``<save_checkpoint_path>/best_ckpt/best.ckpt``.
+with the configuration) to ``<save_checkpoint_path>/best_ckpt/best.ckpt``, and its metric and epoch to
+``best_ckpt/best.json``: a resumed run (``start_step`` > 0) starts from that best, so that a worse evaluation after
+the resume does not replace the best checkpoint of the run.
 """
+import json
 import os
 
 from mindspore.train.callback import Callback
 
 from .checkpoint import save_checkpoint
 from .engine import evaluate
+from .fileio import write_json_atomic
 
 
 class EvalCallBack(Callback):
@@ -23,9 +27,17 @@ class EvalCallBack(Callback):
         self.steps_per_epoch = steps_per_epoch
         self.out_dir = out_dir
         self.best_ckpt_path = os.path.join(out_dir, "best_ckpt", "best.ckpt")
+        self.best_json_path = os.path.join(out_dir, "best_ckpt", "best.json")
         self.best_res = float("-inf")
         self.best_epoch = 0
         self.predictor = None
+        if start_step > 0 and os.path.isfile(self.best_json_path) and os.path.isfile(self.best_ckpt_path):
+            try:
+                with open(self.best_json_path, encoding="utf-8") as f:
+                    best = json.load(f)
+                self.best_res, self.best_epoch = float(best["metric"]), int(best["epoch"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass                                # unreadable: the next evaluation writes a new best
 
     def on_train_begin(self, run_context):
         self._base = self.global_step
@@ -55,6 +67,7 @@ class EvalCallBack(Callback):
             self.best_res, self.best_epoch = res, epoch
             save_checkpoint(self.best_ckpt_path, train_network, self.config.to_dict(),
                             step=self.global_step, epoch=epoch)
+            write_json_atomic(self.best_json_path, {"metric": res, "epoch": epoch, "step": self.global_step})
             print(f"update best result: {res:.4f} in the {epoch} th epoch", flush=True)
 
     def on_train_end(self, run_context):

@@ -13,14 +13,17 @@ import pytest  # noqa: E402
 
 import src  # noqa: E402,F401
 
-from helpers import REF_NAME  # noqa: E402
+from helpers import GRAPH_CACHE_ROOT, REF_NAME, graph_cache_env  # noqa: E402
 
 os.environ.setdefault("GLOG_v", "3")
-# One compile cache for the session's processes: the training, evaluation and export graphs of the small runs are
-# compiled once and loaded by the processes that build the same graph again (the resume run, eval, demo, export).
+# MindSpore's compile cache names a graph by the hash of the entry script's source files and its place in the
+# process's compile order, not by the shapes and settings it was built with: two processes of one script that build
+# different graphs (another canvas, the all-levels RoIAlign, a training then an evaluation graph) would load each
+# other's. So no process of the session uses a cache, except the ones that build the very same graph on purpose:
+# ``graph_cache_env(name)`` gives them a folder of their own (the small training run and its resumed run).
 _CACHE = tempfile.mkdtemp(prefix="frcnn_ms_cache_")
-os.environ.setdefault("MS_COMPILER_CACHE_ENABLE", "1")
-os.environ.setdefault("MS_COMPILER_CACHE_PATH", _CACHE)
+os.environ["MS_COMPILER_CACHE_ENABLE"] = "0"
+os.environ[GRAPH_CACHE_ROOT] = _CACHE
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,7 +76,7 @@ def small_run(mini_data, tmp_path_factory):
     args = ["train.py", f"--config_path={FACE_YAML}", f"--data_path={mini_data}", f"--save_checkpoint_path={out}",
             "--steps=2", "--save_checkpoint_steps=1", "--num_parallel_workers=2", "--python_multiprocessing=False",
             *SMALL_FLAGS]
-    r = run_script(args, cwd=MODEL_DIR, timeout=900)
+    r = run_script(args, cwd=MODEL_DIR, timeout=900, env=graph_cache_env("small_run_training"))
     if r.returncode != 0:
         pytest.fail(f"train.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}", pytrace=False)
     return {"out": str(out), "args": args, "stdout": r.stdout,

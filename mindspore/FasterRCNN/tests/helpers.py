@@ -12,6 +12,16 @@ SMALL_FLAGS = ("--img_height=128", "--img_width=192", "--num_gts=16", "--rpn_pro
                "--num_expected_neg_stage2=96", "--roi_sample_num=128", "--rpn_nms_pre=500", "--rpn_max_num=500")
 
 
+GRAPH_CACHE_ROOT = "FRCNN_TEST_GRAPH_CACHE"     # the session's compile cache folder (set by conftest.py)
+
+
+def graph_cache_env(name):
+    """The environment of processes that compile the same graphs (same script, same settings): a MindSpore compile
+    cache shared by them only (conftest.py says why no other process uses one)."""
+    return {"MS_COMPILER_CACHE_ENABLE": "1",
+            "MS_COMPILER_CACHE_PATH": os.path.join(os.environ[GRAPH_CACHE_ROOT], name)}
+
+
 def config(yaml_path, *flags):
     from src.model_utils.config import get_config
     return get_config([f"--config_path={yaml_path}", *flags])

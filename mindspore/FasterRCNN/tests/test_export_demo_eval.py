@@ -27,6 +27,29 @@ def test_export_mindir_parity_with_graphcell(small_run, tmp_path):
     assert os.path.getsize(str(base) + ".mindir") > 100e6
 
 
+def test_export_check_failure_keeps_the_earlier_export(tmp_path):
+    """The MINDIR check runs on the new file before it takes the name: a failed check removes the new file and
+    leaves an earlier export of that name as it was; a passed one replaces it (a one-layer network, for speed)."""
+    import mindspore as ms
+    from export import export_network
+    from src.errors import ConfigError
+    net = ms.nn.Dense(3, 2)
+    x = ms.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    path = tmp_path / "net.mindir"
+    path.write_bytes(b"the earlier export")
+
+    def fail(tmp):
+        out = ms.nn.GraphCell(ms.load(tmp))(x).asnumpy()
+        np.testing.assert_allclose(out, net(x).asnumpy(), rtol=1e-6)     # the new file is complete and loads
+        raise ConfigError("check failed")
+    with pytest.raises(ConfigError, match="check failed"):
+        export_network(net, (x,), str(tmp_path / "net"), "MINDIR", check=fail)
+    assert path.read_bytes() == b"the earlier export" and os.listdir(tmp_path) == ["net.mindir"]
+    assert export_network(net, (x,), str(tmp_path / "net"), "MINDIR", check=lambda tmp: None) == str(path)
+    np.testing.assert_allclose(ms.nn.GraphCell(ms.load(str(path)))(x).asnumpy(), net(x).asnumpy(), rtol=1e-6)
+    assert os.listdir(tmp_path) == ["net.mindir"]
+
+
 def test_export_air_refused_in_one_line(small_run, tmp_path):
     r = run_script(["export.py", f"--ckpt_file={small_run['ckpt2']}", f"--file_name={tmp_path / 'x'}",
                     "--file_format=AIR"], cwd=MODEL_DIR, timeout=600)

@@ -57,3 +57,28 @@ def test_train_args_map_the_options(tmp_path):
             "--base_lr=0.01", "--eval_max_images=4"} <= set(t)
     assert f"--output_path={tmp_path}/out/eval" in ev.split() and "--eval_max_images=4" in ev.split()
     assert "--base_lr=0.01" not in ev.split()
+
+
+@pytest.mark.parametrize("script, ckpt_dir", [("train_smoke.sh", "ckpt_0"), ("train_performance_1p.sh", "ckpt_0"),
+                                              ("train_performance_8p.sh", "ckpt_1")])
+def test_resume_keeps_the_run_a_fresh_run_clears_it(mini_data, tmp_path, script, ckpt_dir):
+    """--resume is honoured: the scripts that start a fresh run remove the old checkpoints only without it (a stub
+    interpreter and msrun record what would run)."""
+    stub = tmp_path / "bin"
+    os.makedirs(stub)
+    calls = tmp_path / "calls.txt"
+    for name in ("python", "msrun"):
+        (stub / name).write_text(f'#!/usr/bin/env bash\necho "$*" >> {calls}\n'
+                                 '[[ "$1" == -c ]] && echo /nonexistent/faster_rcnn-1_2.ckpt\nexit 0\n')
+        os.chmod(stub / name, 0o755)
+    out = tmp_path / "out"
+    for resume, kept in ((["--resume=auto"], True), ([], False)):
+        os.makedirs(out / ckpt_dir, exist_ok=True)
+        (out / ckpt_dir / "faster_rcnn-1_2.ckpt").write_text("x")
+        r = _bash([os.path.join(MODEL_DIR, "test", script), f"--data_path={mini_data}", f"--output_path={out}",
+                   *resume], cwd=str(tmp_path),
+                  env={"PYTHON": str(stub / "python"), "PATH": f"{stub}:{os.environ['PATH']}"})
+        assert r.returncode == 0, r.stderr
+        assert (out / ckpt_dir / "faster_rcnn-1_2.ckpt").exists() == kept, (script, resume)
+        train = [ln for ln in calls.read_text().splitlines() if "train.py" in ln][-1]
+        assert ("--resume=auto" in train.split()) == kept

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import FACE_YAML, MODEL_DIR, SMALL_FLAGS
+from helpers import FACE_YAML, MODEL_DIR, SMALL_FLAGS, graph_cache_env
 from src.fileio import read_step_log
 from zoo_fixtures import run_script
 
@@ -46,7 +46,7 @@ def test_exact_resume(small_run, tmp_path):
     out2 = tmp_path / "resumed"
     args = [a for a in small_run["args"] if not a.startswith("--save_checkpoint_path")]
     r = run_script(args + [f"--save_checkpoint_path={out2}", f"--resume={small_run['ckpt1']}"], cwd=MODEL_DIR,
-                   timeout=900)
+                   timeout=900, env=graph_cache_env("small_run_training"))     # the same training graph
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from" in r.stdout and "at global step 1" in r.stdout
     a, meta_a = _tensors(small_run["ckpt2"])
@@ -83,6 +83,31 @@ def test_resume_auto_restores_settings_and_refuses_a_changed_flag(small_run, min
     assert [x["step"] for x in read_step_log(out / "train_log.jsonl")] == [1, 2]
 
 
+def test_resume_of_a_data_parallel_run_needs_its_launcher(small_run, mini_data, tmp_path):
+    """A checkpoint of a 2-worker run resumed by a plain ``python train.py --resume=auto`` (no launcher, no
+    --run_distribute) is refused in one line saying how to resume it, instead of continuing silently on one device
+    with the distributed LR and data order; with --run_distribute=False --allow_changes=True it continues on one
+    device, saying so."""
+    from src.checkpoint import read_checkpoint, save_checkpoint
+    out = tmp_path / "dp_copy"
+    os.makedirs(out / "ckpt_0")
+    params, meta = read_checkpoint(small_run["ckpt2"])
+    stored = dict(meta["config"], run_distribute=True, device_num=2)
+    ckpt = out / "ckpt_0" / "faster_rcnn-1_2.ckpt"
+    save_checkpoint(str(ckpt), [{"name": k, "data": v} for k, v in params.items()], stored, step=2, epoch=1)
+    base = ["train.py", f"--save_checkpoint_path={out}", "--resume=auto", f"--data_path={mini_data}", "--steps=2"]
+    r = run_script(base, cwd=MODEL_DIR, timeout=300)
+    assert r.returncode == 2, r.stdout[-2000:]
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("train.py: error: ") and str(ckpt) in err[0], err
+    assert "a data-parallel run on 2 devices" in err[0] and "msrun --worker_num=2" in err[0]
+    r = run_script(base + ["--run_distribute=False", "--allow_changes=True"], cwd=MODEL_DIR, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resume: run_distribute changed from True to False" in r.stdout
+    assert "resume: devices changed from 2 to 1" in r.stdout
+    assert "nothing to do: the checkpoint is at step 2, the run ends at step 2" in r.stdout
+
+
 def test_msrun_two_workers_on_cpu(mini_data, tmp_path, free_port):
     """One data-parallel step on 2 CPU workers: both ranks train on their shards and stay identical."""
     out = tmp_path / "dp"
@@ -91,7 +116,7 @@ def test_msrun_two_workers_on_cpu(mini_data, tmp_path, free_port):
             os.path.join(MODEL_DIR, "train.py"), f"--config_path={FACE_YAML}", f"--data_path={mini_data}",
             f"--save_checkpoint_path={out}", "--steps=1", "--run_distribute=True", "--num_parallel_workers=1",
             "--python_multiprocessing=False", *SMALL_FLAGS]
-    r = run_script(args, cwd=str(tmp_path), timeout=900, env={"MS_COMPILER_CACHE_ENABLE": "0"})  # no shared writes
+    r = run_script(args, cwd=str(tmp_path), timeout=900)
     logs = {n: open(out / "msrun_log" / n).read() for n in os.listdir(out / "msrun_log")}
     assert r.returncode == 0, "\n".join(v[-2000:] for v in logs.values())
     log0 = read_step_log(out / "train_log.jsonl")
@@ -134,12 +159,7 @@ def test_eval_callback_keeps_the_best_checkpoint(mini_data, tmp_path):
     out = tmp_path / "run"
     r = run_script(["train.py", f"--config_path={FACE_YAML}", f"--data_path={data}", f"--save_checkpoint_path={out}",
                     "--epoch_size=1", "--run_eval=True", "--num_parallel_workers=1", "--python_multiprocessing=False",
-                    *SMALL_FLAGS], cwd=MODEL_DIR, timeout=900,
-                   # the only process that compiles a training and then an evaluation graph: with the session's
-                   # shared compile cache (conftest.py) it was given a wrong evaluation graph after the other tests
-                   # had filled the cache (a 0-d network output); alone it passed. MindSpore's cache does not tell
-                   # graphs apart by everything that differs between these processes: this one compiles its own.
-                   env={"MS_COMPILER_CACHE_ENABLE": "0"})
+                    *SMALL_FLAGS], cwd=MODEL_DIR, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "epoch 1: evaluation result" in r.stdout and "update best result" in r.stdout
     best, meta = _tensors(out / "best_ckpt" / "best.ckpt")
@@ -148,3 +168,34 @@ def test_eval_callback_keeps_the_best_checkpoint(mini_data, tmp_path):
     for k in last:
         np.testing.assert_array_equal(best[k], last[k], err_msg=k)
     assert len(os.listdir(out / "eval_epoch1" / "predictions")) >= 1
+    best_json = json.load(open(out / "best_ckpt" / "best.json"))
+    assert best_json["epoch"] == 1 and best_json["step"] == 2
+    assert "epoch 1: evaluation result %.4f" % best_json["metric"] in r.stdout
+
+
+def test_eval_callback_resumed_keeps_the_best_of_the_run(tmp_path, monkeypatch):
+    """A resumed run starts from the best metric of best_ckpt/best.json: a worse evaluation after the resume does
+    not replace best.ckpt, a better one does (evaluation and saving stubbed: the bookkeeping only)."""
+    import types
+    import src.eval_callback as ec
+    import src.inference
+    from src.fileio import write_json_atomic
+    results, saved = [], []
+    monkeypatch.setattr(ec, "evaluate", lambda *a, **k: (results.pop(0), None))
+    monkeypatch.setattr(ec, "save_checkpoint", lambda path, *a, **k: saved.append((path, k["epoch"])))
+    monkeypatch.setattr(src.inference, "Predictor", lambda **k: types.SimpleNamespace(load_weights=lambda p: None))
+    cfg = types.SimpleNamespace(interval=1, epoch_size=10, to_dict=dict)
+    net = types.SimpleNamespace(get_parameters=lambda: [])
+    os.makedirs(tmp_path / "best_ckpt")
+    (tmp_path / "best_ckpt" / "best.ckpt").write_bytes(b"best of epochs 1-2")
+    write_json_atomic(tmp_path / "best_ckpt" / "best.json", {"metric": 0.5, "epoch": 2, "step": 20})
+    cb = ec.EvalCallBack(cfg, net, start_step=20, steps_per_epoch=10, out_dir=str(tmp_path))
+    assert (cb.best_res, cb.best_epoch) == (0.5, 2)
+    results[:] = [0.4, 0.6]
+    cb.evaluate(3, None)
+    assert saved == [] and cb.best_res == 0.5
+    cb.evaluate(4, None)
+    assert saved == [(str(tmp_path / "best_ckpt" / "best.ckpt"), 4)]
+    assert json.load(open(tmp_path / "best_ckpt" / "best.json"))["metric"] == 0.6
+    fresh = ec.EvalCallBack(cfg, net, start_step=0, steps_per_epoch=10, out_dir=str(tmp_path))
+    assert fresh.best_res == float("-inf")
