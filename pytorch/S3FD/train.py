@@ -279,7 +279,7 @@ def main(argv=None):
     if dist.distributed:
         model = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type in ("cuda", "npu") else None)
-    criterion = MultiBoxLoss(cfg)
+    criterion = MultiBoxLoss(cfg, dist)
     train_loader = make_loader(train_ds, cfg.BATCH_SIZE, True, dist, cfg.SEED, run["num_workers"], device)
     val_loader = None
     if val_ds is not None:

@@ -179,6 +179,54 @@ def test_loss_terms_divided_by_the_batch_positives(monkeypatch):
     assert loss_l.item() == 0 and loss_c.item() == 0
 
 
+
+class _TwoProcesses:
+    """A stand-in for ``src.device.Dist`` of a 2-process job: ``sum`` adds the other process's counts."""
+    world, distributed = 2, True
+
+    def __init__(self, other):
+        self.other = other
+
+    def sum(self, t, device):
+        return t + self.other
+
+
+@pytest.mark.parametrize("positives", [(2, 5), (0, 0)])
+def test_data_parallel_loss_is_the_global_batch_loss(monkeypatch, positives):
+    """Under DDP each process's loss is normalised by the positives of the global batch (the reference's DataParallel
+    computed one loss on the gathered batch): the gradient DDP averages over 2 processes, each holding one image,
+    equals the gradient of the one-process loss of both images (2 and 5 positives; none: the global batch size)."""
+    g = torch.Generator().manual_seed(3)
+    loc = torch.randn(2, 12, 4, generator=g, dtype=torch.float64).float()
+    conf = torch.randn(2, 12, 2, generator=g, dtype=torch.float64).float()
+    loc_t = torch.randn(2, 12, 4, generator=g)
+    conf_t = torch.zeros(2, 12, dtype=torch.long)
+    conf_t[0, :positives[0]] = 1
+    conf_t[1, 3:3 + positives[1]] = 1
+
+    whole = MultiBoxLoss(CFG)
+    monkeypatch.setattr(whole, "targets", lambda targets, priors: (loc_t, conf_t))
+    loc_w, conf_w = loc.clone().requires_grad_(), conf.clone().requires_grad_()
+    l_w, c_w = whole((loc_w, conf_w, torch.zeros(12, 4)), [None, None])
+    (l_w + c_w).backward()
+
+    totals, grads = [], []
+    for r in (0, 1):
+        other = torch.tensor([float(positives[1 - r]), 1.0], dtype=torch.float64)
+        crit = MultiBoxLoss(CFG, _TwoProcesses(other))
+        monkeypatch.setattr(crit, "targets", lambda targets, priors, r=r: (loc_t[r:r + 1], conf_t[r:r + 1]))
+        loc_r, conf_r = loc[r:r + 1].clone().requires_grad_(), conf[r:r + 1].clone().requires_grad_()
+        l_r, c_r = crit((loc_r, conf_r, torch.zeros(12, 4)), [None])
+        (l_r + c_r).backward()
+        totals.append((l_r.item(), c_r.item()))
+        grads.append((loc_r.grad / 2, conf_r.grad / 2))           # DDP averages the gradients of the 2 processes
+    assert l_w.item() == pytest.approx(sum(t[0] for t in totals) / 2, rel=1e-6)
+    assert c_w.item() == pytest.approx(sum(t[1] for t in totals) / 2, rel=1e-6)
+    for r in (0, 1):
+        assert torch.allclose(grads[r][0], loc_w.grad[r:r + 1], atol=1e-7)
+        assert torch.allclose(grads[r][1], conf_w.grad[r:r + 1], atol=1e-7)
+
+
 # ----------------------------------------------------------------------------------------------- layers
 def test_l2norm():
     m = L2Norm(2, 10)

@@ -103,13 +103,14 @@ def ddp_worker(args):
     from data.config import make_config
     from layers.modules.multibox_loss import MultiBoxLoss
     from s3fd import build_s3fd, init_weights
+    from src.device import Dist
     dist.init_process_group("gloo")
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.get_world_size()))
     cfg = make_config()
     net = build_s3fd("train", 2, cfg)
     init_weights(net)
     model = torch.nn.parallel.DistributedDataParallel(net)
-    crit = MultiBoxLoss(cfg)
+    crit = MultiBoxLoss(cfg, Dist())                    # the loss of the global batch, as train.py
     opt = torch.optim.SGD(net.parameters(), lr=cfg.LR, momentum=cfg.MOMENTUM, weight_decay=cfg.WEIGHT_DECAY)
     x = torch.randn(args.batch, 3, 640, 640, generator=torch.Generator().manual_seed(dist.get_rank())) * 50
     targets = [torch.tensor(FACES) for _ in range(args.batch)]

@@ -8,6 +8,12 @@ For a batch of B images with P priors:
      positives mines none).
   4. loss_c = sum of the cross-entropy over the positives and the mined negatives.
   5. Both are divided by N = the positives of the whole batch (the batch size when there are none).
+
+Data parallel (``dist``: ``src.device.Dist`` of a torchrun job): "the whole batch" is the global one, as under the
+reference's DataParallel, which computed the loss once on the gathered outputs of every device. Each process counts
+its positives (and images), the counts are summed over the processes, and each process returns its sums times
+``world / N_global``: DistributedDataParallel averages the gradients over the ``world`` processes, so the update is
+that of ``sum over processes / N_global``, the reference's loss of the global batch.
 """
 import torch
 import torch.nn as nn
@@ -17,8 +23,9 @@ from ..bbox_utils import log_sum_exp, match
 
 
 class MultiBoxLoss(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, dist=None):
         super().__init__()
+        self.dist = dist if dist is not None and dist.distributed else None
         self.num_classes = cfg.NUM_CLASSES
         self.negpos_ratio = cfg.NEG_POS_RATIOS
         self.variance = cfg.VARIANCE
@@ -49,9 +56,12 @@ class MultiBoxLoss(nn.Module):
         neg = self.hard_negatives(conf_data.detach(), conf_t, pos)
         sel = pos | neg
         loss_c = F.cross_entropy(conf_data[sel], conf_t[sel], reduction="sum")
-        n = pos.sum()
-        n = n if n > 0 else torch.tensor(num, device=n.device)
-        return loss_l / n, loss_c / n
+        counts = torch.tensor([float(pos.sum()), float(num)], dtype=torch.float64)
+        world = 1
+        if self.dist is not None:                           # the global batch's positives (module docstring)
+            counts, world = self.dist.sum(counts, loc_data.device), self.dist.world
+        n = float(counts[0] if counts[0] > 0 else counts[1])
+        return loss_l * world / n, loss_c * world / n
 
     def hard_negatives(self, conf_data, conf_t, pos):
         """The [B, P] mask of the mined negatives (see the module docstring, step 3)."""
