@@ -59,12 +59,20 @@ def folder(m):
     return os.path.join(REPO_ROOT, m["folder"])
 
 
-def template_files():
+def _files_under(root):
     out = []
-    for dirpath, dirnames, filenames in os.walk(TEMPLATE):
+    for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-        out += [os.path.relpath(os.path.join(dirpath, f), TEMPLATE) for f in filenames if not f.endswith(".pyc")]
-    return sorted(out)
+        out += [os.path.relpath(os.path.join(dirpath, f), root) for f in filenames if not f.endswith(".pyc")]
+    return out
+
+
+def template_files(framework=None):
+    """``(relative path, template file)`` of the copies every model carries (``ci/model_template``) and, for
+    ``framework``, those every model of that framework carries (``ci/model_template_<framework>``); all frameworks'
+    when ``framework`` is None."""
+    roots = [TEMPLATE] + sorted(glob.glob(TEMPLATE + "_*") if framework is None else [f"{TEMPLATE}_{framework}"])
+    return sorted((rel, os.path.join(root, rel)) for root in roots if os.path.isdir(root) for rel in _files_under(root))
 
 
 def implemented(m):
@@ -117,11 +125,12 @@ def _first_difference(a, b):
 
 
 def test_identical_copies_of_the_template(model):
-    """``src/errors.py``, ``src/fileio.py``, ``src/image_io.py``, ``src/benchmark_record.py``, ``test/common.sh``: byte for byte as in
-    ci/model_template (CONTRIBUTING.md §2)."""
+    """Every file of ci/model_template (``src/errors.py``, ``src/fileio.py``, ``src/image_io.py``,
+    ``src/benchmark_record.py``, ``test/common.sh``) and of ci/model_template_<framework> (MindSpore:
+    ``src/mindspore_ckpt.py``): byte for byte in the model folder (CONTRIBUTING.md §2)."""
     problems = []
-    for rel in template_files():
-        with open(os.path.join(TEMPLATE, rel), "rb") as f:
+    for rel, template in template_files(model["framework"]):
+        with open(template, "rb") as f:
             want = f.read()
         path = os.path.join(folder(model), rel)
         if not os.path.isfile(path):
@@ -130,16 +139,17 @@ def test_identical_copies_of_the_template(model):
         with open(path, "rb") as f:
             got = f.read()
         if got != want:
-            problems.append(f"{rel}: differs from ci/model_template/{rel} ({_first_difference(want, got)})")
+            problems.append(f"{rel}: differs from {os.path.relpath(template, REPO_ROOT)} "
+                            f"({_first_difference(want, got)})")
     expect(not problems, f"{model['folder']}: the identical copies are not identical (cp -r ci/model_template/. "
-                         f"{model['folder']}/):\n  " + "\n  ".join(problems))
+                         f"ci/model_template_{model['framework']}/. {model['folder']}/):\n  " + "\n  ".join(problems))
 
 
 def test_identical_files_are_identical_across_model_folders():
     """Every model folder's copy of a template file has the same bytes as every other's."""
     present = [m for m in registry.MODELS if os.path.isdir(folder(m))]
     problems = []
-    for rel in template_files():
+    for rel, _ in template_files():
         groups = {}
         for m in present:
             path = os.path.join(folder(m), rel)

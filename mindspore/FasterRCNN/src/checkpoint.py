@@ -17,6 +17,7 @@ import re
 
 from .errors import CheckpointError
 from .fileio import atomic_path
+from .mindspore_ckpt import load_ckpt
 
 CONFIG_KEY = "frcnn_config"
 STEP_KEY = "frcnn_global_step"
@@ -48,36 +49,6 @@ def _sniff(path):
     return None
 
 
-def _mem_available():
-    """Bytes the kernel can hand out now: /proc/meminfo's MemAvailable (free memory plus the page cache it drops on
-    demand), or ``None`` where there is no such file."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _load_ckpt(path):
-    """``mindspore.load_checkpoint(path)``, with its memory check counting the page cache. MindSpore 2.10 refuses a
-    ``.ckpt`` larger than the *free* memory (``SC_AVPHYS_PAGES``), which leaves out the page cache: on a machine that
-    has just written a few checkpoints, a checkpoint of some 100 MB is refused with "not enough memory" while
-    gigabytes are available. The check is given MemAvailable instead, for this call only."""
-    import mindspore as ms
-    from mindspore.train import serialization
-    original = getattr(serialization, "_get_available_memory", None)
-    if original is None or _mem_available() is None:
-        return ms.load_checkpoint(path)
-    serialization._get_available_memory = _mem_available
-    try:
-        return ms.load_checkpoint(path)
-    finally:
-        serialization._get_available_memory = original
-
-
 def read_checkpoint(path):
     """``(params, meta)``: the tensors of ``path`` by name, and ``meta`` = ``{"config": dict or None, "step": int
     or None, "epoch": int or None}``. Raises ``CheckpointError`` for a missing, unreadable or foreign file."""
@@ -88,7 +59,7 @@ def read_checkpoint(path):
     if reason:
         raise CheckpointError(f"{path}: {reason}")
     try:
-        raw = _load_ckpt(path)
+        raw = load_ckpt(path)
     except (ValueError, RuntimeError, OSError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable MindSpore checkpoint ({first})") from None

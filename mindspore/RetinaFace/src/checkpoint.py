@@ -16,6 +16,7 @@ import zipfile
 from .config import from_dict, to_dict
 from .errors import CheckpointError
 from .fileio import atomic_path
+from .mindspore_ckpt import load_ckpt
 
 CONFIG_KEY = "zoo_model_config"
 DEVICE_NUM_KEY = "zoo_device_num"
@@ -56,36 +57,6 @@ def _pytorch_file(path):
     return False
 
 
-def _mem_available():
-    """Bytes the kernel can hand out now: /proc/meminfo's MemAvailable (free memory plus the page cache it drops on
-    demand), or ``None`` where there is no such file."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _load_ckpt(path):
-    """``mindspore.load_checkpoint(path)``, with its memory check counting the page cache. MindSpore 2.10 refuses a
-    ``.ckpt`` larger than the *free* memory (``SC_AVPHYS_PAGES``), which leaves out the page cache: on a machine that
-    has just written a few checkpoints, a checkpoint of some 100 MB is refused with "not enough memory" while
-    gigabytes are available. The check is given MemAvailable instead, for this call only."""
-    import mindspore as ms
-    from mindspore.train import serialization
-    original = getattr(serialization, "_get_available_memory", None)
-    if original is None or _mem_available() is None:
-        return ms.load_checkpoint(path)
-    serialization._get_available_memory = _mem_available
-    try:
-        return ms.load_checkpoint(path)
-    finally:
-        serialization._get_available_memory = original
-
-
 def load(path):
     """``(params, cfg or None, extras)``: the parameters (name -> Parameter), the stored configuration
     (``src.config.from_dict``; ``None`` for a checkpoint written elsewhere, e.g. by the official MindSpore
@@ -97,7 +68,7 @@ def load(path):
         raise CheckpointError(f"{path}: a PyTorch weight file, not a MindSpore checkpoint of this folder; convert it "
                               f"with python tools/convert_official.py --src {path} --dst retinaface_mnet025.ckpt")
     try:
-        params = _load_ckpt(path)
+        params = load_ckpt(path)
     except Exception as e:  # noqa: BLE001 - MindSpore raises ValueError / RuntimeError for corrupt files
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(f"{path}: not a readable MindSpore checkpoint ({e.__class__.__name__}: {first})") \
