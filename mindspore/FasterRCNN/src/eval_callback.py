@@ -10,20 +10,17 @@ the resume does not replace the best checkpoint of the run.
 import json
 import os
 
-from mindspore.train.callback import Callback
-
 from .checkpoint import save_checkpoint
 from .engine import evaluate
 from .fileio import write_json_atomic
+from .network_define import GlobalStepCallBack
 
 
-class EvalCallBack(Callback):
+class EvalCallBack(GlobalStepCallBack):
     def __init__(self, config, net, start_step, steps_per_epoch, out_dir):
-        super().__init__()
+        super().__init__(start_step)
         self.config = config
         self.net = net
-        self.global_step = start_step
-        self._base = start_step
         self.steps_per_epoch = steps_per_epoch
         self.out_dir = out_dir
         self.best_ckpt_path = os.path.join(out_dir, "best_ckpt", "best.ckpt")
@@ -39,19 +36,15 @@ class EvalCallBack(Callback):
             except (OSError, ValueError, KeyError, TypeError):
                 pass                                # unreadable: the next evaluation writes a new best
 
-    def on_train_begin(self, run_context):
-        self._base = self.global_step
-
     def on_train_step_end(self, run_context):
-        cb = run_context.original_args()
-        step = self._base + cb.cur_step_num
-        previous, self.global_step = self.global_step, step
+        previous = self.global_step
+        step, _ = self.advance(run_context)
         epoch = step // self.steps_per_epoch
         if epoch == previous // self.steps_per_epoch:           # no epoch ended in these steps
             return
         if epoch % self.config.interval and epoch != self.config.epoch_size:
             return
-        self.evaluate(epoch, cb.train_network)
+        self.evaluate(epoch, run_context.original_args().train_network)
 
     def evaluate(self, epoch, train_network):
         from .inference import Predictor
